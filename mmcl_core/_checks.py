@@ -1,0 +1,110 @@
+"""Argument checks shared by every public function.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message that names the
+argument and the allowed range, so a bad widget value or ``-p`` override fails
+loudly and early instead of producing NaN further down.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+
+def is_torch(x: Any) -> bool:
+    """True if ``x`` is a torch tensor (without importing torch if it is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a float after checking it is a finite real number in range.
+
+    Args:
+        name: argument name used in the error message.
+        value: the value to check (Python/NumPy number or 0-d tensor).
+        low, high: optional bounds.
+        low_open, high_open: whether the bound itself is excluded.
+
+    Raises:
+        TypeError: if ``value`` is not a real number.
+        ValueError: if it is not finite or outside the range.
+    """
+    if is_torch(value):
+        if value.numel() != 1:
+            raise TypeError(f"{name} must be a real number, got a tensor of shape {tuple(value.shape)}")
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    lo_bad = low is not None and (value <= low if low_open else value < low)
+    hi_bad = high is not None and (value >= high if high_open else value > high)
+    if lo_bad or hi_bad:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value:g}")
+    return value
+
+
+def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
+    """Return ``value`` as an int after checking type and the closed range [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "inf" if high is None else str(high)
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value}")
+    return value
+
+
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """Check that ``value`` is one of ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {choices}, got {type(value).__name__}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_matrix(name: str, x: Any, *, ndim: int = 2, min_rows: int = 1) -> Any:
+    """Check that ``x`` is a finite real array/tensor of ``ndim`` dimensions.
+
+    Returns ``x`` unchanged if it is a tensor, else as a float64 NumPy array.
+    """
+    if is_torch(x):
+        if x.is_complex() or not x.is_floating_point():
+            raise TypeError(f"{name} must be a real floating-point tensor, got dtype {x.dtype}")
+        shape = tuple(x.shape)
+        finite = bool(x.detach().isfinite().all())
+    elif isinstance(x, (np.ndarray, list, tuple)):
+        x = np.asarray(x)
+        if x.dtype == object or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise TypeError(f"{name} must be a real numeric array, got dtype {x.dtype}")
+        x = x.astype(np.float64, copy=False)
+        shape = x.shape
+        finite = bool(np.isfinite(x).all())
+    else:
+        raise TypeError(f"{name} must be a NumPy array or torch tensor, got {type(x).__name__}")
+    if len(shape) != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {shape}")
+    if shape[0] < min_rows:
+        raise ValueError(f"{name} must have at least {min_rows} row(s), got shape {shape}")
+    if not finite:
+        raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
+    return x
+
+
+def check_same_rows(name_a: str, a: Any, name_b: str, b: Any) -> None:
+    """Check two batches have the same number of rows (paired samples)."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{name_a} and {name_b} must have the same batch size, got {a.shape[0]} and {b.shape[0]}")

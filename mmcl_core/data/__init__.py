@@ -1,0 +1,1 @@
+"""Data models: synthetic latent models (``synthetic``) and, later, digits with captions."""

@@ -1,0 +1,1 @@
+"""One module per paper (plus ``start_here``): functions that return plain result dicts."""

@@ -1,0 +1,257 @@
+"""Contrastive losses: CLIP, SigLIP, NT-Xent, spectral, the linear MMCL loss, and a
+learnable temperature.
+
+All losses take torch tensors and return a 0-d tensor. Every softmax goes through
+``log_softmax``/``logsigmoid`` so float32 inputs at temperature 0.01 with similarities
+of size 1e4 stay finite.
+
+Conventions (N = batch size, k = embedding dimension):
+
+* ``clip_loss`` equals open_clip's ``ClipLoss`` with ``logit_scale = 1/temperature``.
+* ``siglip_loss`` equals open_clip's ``SigLipLoss`` (sum over N^2 pairs, divided by N).
+* ``nt_xent_loss`` equals lightly's ``NTXentLoss`` (cosine similarity, mean over 2N anchors).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_matrix, check_real, check_same_rows
+
+__all__ = [
+    "clip_loss",
+    "siglip_loss",
+    "nt_xent_loss",
+    "spectral_contrastive_loss",
+    "linear_mmcl_loss",
+    "LearnableTemperature",
+]
+
+
+def _check_pair(name_a: str, z_a, name_b: str, z_b, *, min_rows: int = 1) -> None:
+    for name, z in ((name_a, z_a), (name_b, z_b)):
+        if not isinstance(z, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
+        check_matrix(name, z, min_rows=min_rows)
+    check_same_rows(name_a, z_a, name_b, z_b)
+    if z_a.shape[1] != z_b.shape[1]:
+        raise ValueError(f"{name_a} and {name_b} must have the same embedding dimension, "
+                         f"got {z_a.shape[1]} and {z_b.shape[1]}")
+
+
+def _positive(name: str, value):
+    """Validate a positive scalar that may be a learnable 0-d tensor (kept for autograd)."""
+    check_real(name, value, low=0.0, low_open=True)
+    return value
+
+
+def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.Tensor:
+    """Symmetric InfoNCE (CLIP) loss.
+
+    ``logits = z_a @ z_b.T / temperature``; the loss is the mean of the row-wise and the
+    column-wise cross-entropy with the diagonal as targets. Embeddings are used as given
+    (no normalisation inside), exactly like open_clip's ``ClipLoss``.
+
+    Reproduces: Radford et al. 2021 (CLIP) loss; the object analysed by all four papers
+    (e.g. Nakada et al. 2023, digest §1.4: ``temperature * clip_loss`` is their L_CLIP).
+
+    Args:
+        z_a: (N, k) embeddings of modality a (e.g. images).
+        z_b: (N, k) embeddings of modality b (e.g. texts); row i is paired with z_a row i.
+        temperature: positive float or 0-d tensor (learnable temperatures keep their graph).
+
+    Returns:
+        0-d tensor, the loss (log N when all similarities are equal).
+
+    Raises:
+        TypeError: if inputs are not floating-point tensors.
+        ValueError: on shape mismatch, non-finite values or temperature <= 0.
+
+    Example:
+        >>> z = torch.eye(4)
+        >>> float(clip_loss(z, z, temperature=1e9))  # doctest: +ELLIPSIS
+        1.386...
+    """
+    _check_pair("z_a", z_a, "z_b", z_b)
+    temperature = _positive("temperature", temperature)
+    logits = (z_a @ z_b.T) / temperature
+    labels = torch.arange(z_a.shape[0], device=z_a.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
+def siglip_loss(z_a: torch.Tensor, z_b: torch.Tensor, scale=10.0, bias=-10.0) -> torch.Tensor:
+    """Pairwise sigmoid (SigLIP) loss in open_clip's convention.
+
+    ``logits = scale * z_a @ z_b.T + bias``, labels +1 on the diagonal and -1 elsewhere,
+    loss = ``-sum(logsigmoid(labels * logits)) / N``.
+
+    Reproduces: Zhai et al. 2023 (SigLIP), open_clip ``SigLipLoss``.
+
+    Args:
+        z_a: (N, k) embeddings of modality a.
+        z_b: (N, k) embeddings of modality b.
+        scale: positive logit scale (float or 0-d tensor).
+        bias: finite logit bias (float or 0-d tensor).
+
+    Returns:
+        0-d tensor (``N * log 2`` when all logits are zero).
+    """
+    _check_pair("z_a", z_a, "z_b", z_b)
+    scale = _positive("scale", scale)
+    check_real("bias", bias)
+    n = z_a.shape[0]
+    logits = scale * (z_a @ z_b.T) + bias
+    labels = 2.0 * torch.eye(n, device=z_a.device, dtype=logits.dtype) - 1.0
+    return -F.logsigmoid(labels * logits).sum() / n
+
+
+def nt_xent_loss(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5, *, normalize: bool = True) -> torch.Tensor:
+    """NT-Xent (SimCLR) loss in the lightly / solo-learn convention.
+
+    The 2N views are anchors; each has one positive (its other view) and 2N-2 negatives,
+    so 2N-1 candidates. Similarities are cosine similarities (``normalize=True``, as in
+    lightly's ``NTXentLoss``); the loss is the mean over the 2N anchors.
+
+    Reproduces: Chen et al. 2020 (SimCLR), the single-modal baseline of Huang et al. 2024
+    and of Zhang et al. 2023's resampling experiment.
+
+    Args:
+        z_1: (N, k) embeddings of the first views.
+        z_2: (N, k) embeddings of the second views.
+        temperature: positive float.
+        normalize: L2-normalise rows first (cosine similarity).
+
+    Returns:
+        0-d tensor (``log(2N-1)`` for collinear embeddings).
+    """
+    _check_pair("z_1", z_1, "z_2", z_2)
+    temperature = _positive("temperature", temperature)
+    if normalize:
+        z_1, z_2 = F.normalize(z_1, dim=1), F.normalize(z_2, dim=1)
+    n = z_1.shape[0]
+    z = torch.cat([z_1, z_2], dim=0)
+    logits = (z @ z.T) / temperature
+    # An anchor is never its own candidate: mask the self-similarity out of the softmax.
+    self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
+    return F.cross_entropy(logits, targets)
+
+
+def spectral_contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+    """Multi-modal spectral contrastive loss (batch estimate).
+
+    ``L = -2 mean_i <z_a_i, z_b_i> + mean_{i != j} <z_a_i, z_b_j>^2``: positives are the
+    paired rows, negatives the N(N-1) unpaired combinations, an unbiased estimate of the
+    product of the marginals. With ``z_a is z_b`` style inputs it is HaoChen et al.'s
+    single-modal spectral loss.
+
+    Reproduces: Zhang et al. 2023, L_MM (digest §1.2); HaoChen et al. 2021.
+
+    Args:
+        z_a: (N, k) embeddings, N >= 2.
+        z_b: (N, k) embeddings.
+
+    Returns:
+        0-d tensor.
+    """
+    _check_pair("z_a", z_a, "z_b", z_b, min_rows=2)
+    n = z_a.shape[0]
+    sims = z_a @ z_b.T
+    positive = torch.diagonal(sims).mean()
+    off_diag = ~torch.eye(n, dtype=torch.bool, device=sims.device)
+    negative = sims[off_diag].pow(2).mean()
+    return -2.0 * positive + negative
+
+
+def linear_mmcl_loss(x: torch.Tensor, y: torch.Tensor, G1: torch.Tensor, G2: torch.Tensor,
+                     rho: float = 1.0) -> torch.Tensor:
+    """Linear MMCL loss with the (rho/2)||G1^T G2||_F^2 regulariser.
+
+    With ``s_ij = <G1 x_i, G2 y_j>``:
+    ``L = -(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i != j} s_ij + (rho/2) ||G1^T G2||_F^2``.
+    It equals ``-tr(M^T C) + (rho/2)||M||_F^2`` with ``M = G1^T G2`` and ``C`` the unbiased
+    sample cross-covariance, so its minimiser over rank-r M is ``SVD_r(C)/rho``.
+
+    Reproduces: Nakada et al. 2023, linear loss (digest §1.4); Xue et al. 2024 (digest §1.4).
+
+    Args:
+        x: (n, d1) samples of modality 1, n >= 2.
+        y: (n, d2) paired samples of modality 2.
+        G1: (r, d1) linear encoder of modality 1.
+        G2: (r, d2) linear encoder of modality 2.
+        rho: regularisation strength >= 0.
+
+    Returns:
+        0-d tensor.
+    """
+    for name, t in (("x", x), ("y", y), ("G1", G1), ("G2", G2)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_matrix(name, t)
+    if x.shape[0] < 2:
+        raise ValueError(f"x must have at least 2 rows (pairs), got shape {tuple(x.shape)}")
+    check_same_rows("x", x, "y", y)
+    if G1.shape[1] != x.shape[1]:
+        raise ValueError(f"G1 must have shape (r, {x.shape[1]}) to act on x, got {tuple(G1.shape)}")
+    if G2.shape[1] != y.shape[1]:
+        raise ValueError(f"G2 must have shape (r, {y.shape[1]}) to act on y, got {tuple(G2.shape)}")
+    if G1.shape[0] != G2.shape[0]:
+        raise ValueError(f"G1 and G2 must have the same number of rows r, got {G1.shape[0]} and {G2.shape[0]}")
+    rho = check_real("rho", rho, low=0.0)
+    n = x.shape[0]
+    sims = (x @ G1.T) @ (y @ G2.T).T
+    diag_sum = torch.diagonal(sims).sum()
+    off_sum = sims.sum() - diag_sum
+    penalty = 0.5 * rho * (G1.T @ G2).pow(2).sum()
+    return -diag_sum / n + off_sum / (n * (n - 1)) + penalty
+
+
+class LearnableTemperature(nn.Module):
+    """CLIP's learnable temperature, stored as a log logit-scale.
+
+    ``logit_scale = exp(log_logit_scale) = 1/temperature``, initialised at 1/0.07 and kept
+    in [min_scale, max_scale] = [1, 100] by :meth:`clamp_`, which a training loop calls
+    after each optimiser step (as open_clip does).
+
+    Args:
+        init_temperature: initial temperature, in [1/max_scale, 1/min_scale].
+        min_scale, max_scale: clamp range of the logit scale, 0 < min_scale <= max_scale.
+
+    Example:
+        >>> t = LearnableTemperature()
+        >>> round(float(t.logit_scale), 4)
+        14.2857
+    """
+
+    def __init__(self, init_temperature: float = 0.07, min_scale: float = 1.0, max_scale: float = 100.0):
+        super().__init__()
+        min_scale = check_real("min_scale", min_scale, low=0.0, low_open=True)
+        max_scale = check_real("max_scale", max_scale, low=min_scale)
+        check_real("init_temperature", init_temperature, low=1.0 / max_scale, high=1.0 / min_scale)
+        self.min_scale, self.max_scale = min_scale, max_scale
+        self.log_logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature), dtype=torch.float32))
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        """0-d tensor, ``1/temperature`` (differentiable)."""
+        return self.log_logit_scale.exp()
+
+    @property
+    def temperature(self) -> torch.Tensor:
+        """0-d tensor, ``1/logit_scale`` (differentiable)."""
+        return (-self.log_logit_scale).exp()
+
+    def forward(self) -> torch.Tensor:
+        """Return the current temperature (so ``clip_loss(a, b, temp())`` reads naturally)."""
+        return self.temperature
+
+    @torch.no_grad()
+    def clamp_(self) -> "LearnableTemperature":
+        """Clamp the logit scale into [min_scale, max_scale]; call after each optimiser step."""
+        self.log_logit_scale.clamp_(math.log(self.min_scale), math.log(self.max_scale))
+        return self
