@@ -1,0 +1,143 @@
+"""report, figures, device and widget helpers."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmcl_core import figures, report
+from mmcl_core.device import get_device, make_generator, make_rng, theory_precision
+
+
+def test_record_keeps_numbers_and_appends_json_lines(tmp_path, monkeypatch):
+    path = tmp_path / "m.jsonl"
+    monkeypatch.setenv(report.METRICS_ENV, str(path))
+    report.clear()
+    report.record("gradient_rel_error", np.float64(3e-10))
+    report.record("n_ok", 3)
+    report.record("passed", True)
+    report.record("gradient_rel_error", torch.tensor(1e-11))  # a later value wins
+    assert report.metrics() == {"gradient_rel_error": pytest.approx(1e-11), "n_ok": 3, "passed": True}
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(lines) == 4
+    assert report.read_metrics_file(path)["gradient_rel_error"] == pytest.approx(1e-11)
+
+
+@pytest.mark.parametrize("name,value,exc", [("x", float("nan"), ValueError), ("x", float("inf"), ValueError),
+                                            ("x", "0.1", TypeError), ("", 1.0, ValueError), ("a b", 1.0, ValueError)])
+def test_record_rejects_bad_values(name, value, exc):
+    with pytest.raises(exc):
+        report.record(name, value)
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [1, 0, 1], label="line")
+    ax.set_title("deterministic")
+    ax.legend()
+    return fig
+
+
+def test_savefig_writes_only_when_a_directory_is_set(tmp_path, monkeypatch):
+    monkeypatch.delenv(figures.FIG_DIR_ENV, raising=False)
+    figures.set_figure_dir(None)
+    fig = _figure()
+    assert figures.savefig(fig, "nothing") == []
+    monkeypatch.setenv(figures.FIG_DIR_ENV, str(tmp_path / "figs"))
+    written = figures.savefig(fig, "plot")
+    assert sorted(p.name for p in written) == ["plot.pdf", "plot.png"]
+    assert all(p.stat().st_size > 0 for p in written)
+
+
+def test_savefig_is_byte_deterministic(tmp_path):
+    digests = []
+    for run in range(2):
+        fig = _figure()
+        paths = figures.savefig(fig, "same", formats=("png", "pdf", "svg"), directory=tmp_path / str(run))
+        digests.append([hashlib.sha256(p.read_bytes()).hexdigest() for p in paths])
+    assert digests[0] == digests[1]
+
+
+def test_savefig_rejects_bad_names_and_formats(tmp_path):
+    fig = _figure()
+    with pytest.raises(ValueError, match="name"):
+        figures.savefig(fig, "../escape", directory=tmp_path)
+    with pytest.raises(ValueError, match="formats"):
+        figures.savefig(fig, "ok", formats=("jpg",), directory=tmp_path)
+
+
+def test_get_device_auto_is_available_and_unavailable_accelerators_raise(monkeypatch):
+    monkeypatch.delenv("MMCL_DEVICE", raising=False)
+    assert get_device("auto").type in {"cpu", "cuda", "mps"}
+    assert get_device("cpu") == torch.device("cpu")
+    monkeypatch.setenv("MMCL_DEVICE", "cpu")
+    assert get_device().type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="cuda"):
+            get_device("cuda")
+    with pytest.raises(ValueError, match="device"):
+        get_device("tpu")
+
+
+def test_seeded_generators_repeat():
+    assert np.array_equal(make_rng(7).standard_normal(5), make_rng(7).standard_normal(5))
+    a = torch.randn(5, generator=make_generator(7))
+    b = torch.randn(5, generator=make_generator(7))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="seed"):
+        make_rng(-1)
+    with pytest.raises(TypeError, match="seed"):
+        make_rng(1.5)
+
+
+def test_theory_precision_restores_flags():
+    before = torch.backends.cuda.matmul.allow_tf32
+    with theory_precision():
+        assert torch.backends.cuda.matmul.allow_tf32 is False
+    assert torch.backends.cuda.matmul.allow_tf32 == before
+
+
+def test_panel_calls_compute_eagerly_and_on_update():
+    import ipywidgets as widgets
+
+    from mmcl_core.widgets import interactive_panel
+
+    calls = []
+
+    def compute(a, b):
+        calls.append((a, b))
+        return {"sum": a + b}
+
+    panel = interactive_panel(compute, None, {"a": widgets.IntSlider(value=1, min=0, max=5)}, fixed={"b": 10})
+    assert calls == [(1, 10)] and panel.last_result == {"sum": 11}
+    assert panel.update(a=3) == {"sum": 13}
+    panel.controls["a"].value = 4  # a slider move goes through the observer
+    assert panel.last_result == {"sum": 14} and panel.last_seconds >= 0
+    with pytest.raises(ValueError, match="controls"):
+        panel.update(c=1)
+
+
+def test_panel_never_swallows_errors():
+    import ipywidgets as widgets
+
+    from mmcl_core.widgets import interactive_panel
+
+    def compute(x):
+        if x > 2:
+            raise ValueError("x too large")
+        return {"x": x}
+
+    with pytest.raises(ValueError, match="x too large"):  # broken at build time: the cell fails
+        interactive_panel(compute, None, {"x": widgets.IntSlider(value=3, min=0, max=5)})
+    panel = interactive_panel(compute, None, {"x": widgets.IntSlider(value=1, min=0, max=5)})
+    panel.controls["x"].value = 4  # callback error: kept and shown, not lost
+    assert isinstance(panel.last_error, ValueError)
+    with pytest.raises(ValueError, match="x too large"):
+        panel.update(x=5)

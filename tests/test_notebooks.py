@@ -1,0 +1,166 @@
+"""Notebook conventions, and every notebook executed through the code path of `mmcl reproduce`."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from mmcl_core import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+FIXTURE_DIR = ROOT / "tests" / "fixtures" / "broken_widget"
+ALL = NOTEBOOKS + sorted(FIXTURE_DIR.glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name == "00_start_here.ipynb"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_notebook_is_committed_clean(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"cell {i} has outputs"
+            assert cell.get("execution_count") is None, f"cell {i} has an execution count"
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert "widgets" not in nb["metadata"] and "papermill" not in nb["metadata"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_metadata_says_what_it_reproduces_and_how_long(path):
+    meta = nbformat.read(str(path), as_version=4).metadata["mmcl"]
+    assert meta["title"] and meta["reproduces"]
+    assert set(meta["runtime_s"]) == {"quick", "full"}
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_parameters_cell_first_annotated_commented_and_visible_to_papermill(path):
+    nb = nbformat.read(str(path), as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell must be tagged 'parameters'"
+    assigned = []
+    for node in ast.parse(code[0].source).body:
+        assert isinstance(node, ast.AnnAssign), f"line {node.lineno}: parameters must be annotated (name: type = value)"
+        assigned.append(node.target.id)
+    for line in code[0].source.splitlines():
+        assert "#" in line, f"parameter line without a comment: {line!r}"
+    assert "profile" in assigned
+    inspected = papermill.inspect_notebook(str(path))
+    assert list(inspected) == assigned, "papermill cannot parse some parameter lines (e.g. '=' in a comment)"
+    assert inspected["profile"]["default"] == '"quick"'
+
+
+def test_parse_parameter():
+    assert cli.parse_parameter("temperature=-1") == ("temperature", -1)
+    assert cli.parse_parameter("name=abc") == ("name", "abc")
+    assert cli.parse_parameter("flag=True") == ("flag", True)
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        cli.parse_parameter("temperature")
+    with pytest.raises(ValueError, match="identifier"):
+        cli.parse_parameter("1x=2")
+
+
+def test_unknown_or_mistyped_parameters_fail_before_running(tmp_path, capsys):
+    assert cli.main(["reproduce", "--only", "00*", "--out", str(tmp_path), "-p", "no_such_name=1"]) == 2
+    assert "no_such_name" in capsys.readouterr().err
+    assert cli.main(["reproduce", "--only", "00*", "--out", str(tmp_path), "-p", "temperature='hot'"]) == 2
+    assert "temperature" in capsys.readouterr().err
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_mmcl_list_shows_every_notebook_and_its_parameters(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for path in NOTEBOOKS:
+        assert path.stem in out
+    assert "profile: str" in out and "reproduces:" in out and "quick ~" in out
+
+
+@pytest.mark.slow
+def test_reproduce_quick_runs_every_notebook(tmp_path):
+    summary = cli.reproduce(profile="quick", out=tmp_path, progress=False)
+    assert set(summary["notebooks"]) == {p.stem for p in NOTEBOOKS}
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["notebooks"].keys() == summary["notebooks"].keys()
+    for name, record in summary["notebooks"].items():
+        assert record["status"] == "ok", f"{name}: {record['error']}"
+        assert record["metrics"], f"{name} recorded no metrics"
+        pngs = {Path(f).stem for f in record["figures"] if f.endswith(".png")}
+        pdfs = {Path(f).stem for f in record["figures"] if f.endswith(".pdf")}
+        assert pngs and pngs == pdfs, f"{name}: every figure as PNG and PDF"
+        assert (tmp_path / "notebooks" / f"{name}.ipynb").exists()
+    metrics = summary["notebooks"]["00_start_here"]["metrics"]
+    assert metrics["gradient_rel_error"] <= 1e-8
+
+
+@pytest.mark.slow
+def test_bad_parameter_value_fails_fast_naming_it(tmp_path, capsys):
+    start = time.perf_counter()
+    code = cli.main(["reproduce", "-p", "temperature=-1", "--only", "00*", "--out", str(tmp_path), "--no-progress"])
+    elapsed = time.perf_counter() - start
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED 00_start_here" in out and "temperature must be in (0, inf), got -1" in out
+    assert elapsed < 60
+    record = json.loads((tmp_path / "summary.json").read_text())["notebooks"]["00_start_here"]
+    assert record["status"] == "failed" and "temperature" in record["error"]
+
+
+@pytest.mark.slow
+def test_widget_callback_error_is_caught_by_reproduce(tmp_path):
+    summary = cli.reproduce(out=tmp_path, notebook_dir=FIXTURE_DIR, progress=False)
+    record = summary["notebooks"]["00_broken_widget"]
+    assert record["status"] == "failed" and "deliberately broken widget callback" in record["error"]
+
+
+@pytest.mark.slow
+def test_widget_callback_error_is_caught_by_nbval():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=",
+                           "--nbval-lax", str(FIXTURE_DIR / "00_broken_widget.ipynb")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "deliberately broken widget callback" in proc.stdout
+
+
+@pytest.mark.slow
+def test_reproduce_runs_notebooks_with_its_own_interpreter(tmp_path):
+    """From a non-activated environment, with a bogus 'python3' kernelspec found first."""
+    bogus = tmp_path / "jupyter" / "kernels" / "python3"
+    bogus.mkdir(parents=True)
+    (bogus / "kernel.json").write_text(json.dumps(
+        {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+         "display_name": "wrong python", "language": "python"}))
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    params = nbformat.v4.new_code_cell('profile: str = "quick"  # profile\nexpected: str = ""  # interpreter')
+    params.metadata["tags"] = ["parameters"]
+    check = nbformat.v4.new_code_cell(textwrap.dedent("""
+        import sys
+        from mmcl_core import report
+        assert sys.executable == expected, (sys.executable, expected)
+        report.record("same_interpreter", True)
+    """))
+    nb.cells = [params, check]
+    nbformat.write(nb, str(nb_dir / "00_which_python.ipynb"))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                  if not Path(p, "python").resolve() == Path(sys.executable).resolve()) or "/usr/bin"
+    env["JUPYTER_PATH"] = str(tmp_path / "jupyter")
+    proc = subprocess.run([sys.executable, "-m", "mmcl_core.cli", "reproduce", "--notebook-dir", str(nb_dir),
+                           "--out", str(tmp_path / "out"), "--no-progress", "-p", f"expected={sys.executable!r}"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["notebooks"]["00_which_python"]["metrics"] == {"same_interpreter": True}

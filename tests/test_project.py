@@ -1,0 +1,63 @@
+"""Project-level contracts: import side effects, dependency lists, README and CI."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_has_no_heavy_side_effects():
+    code = ("import sys, mmcl_core; "
+            "heavy = [m for m in ('papermill', 'sentence_transformers', 'matplotlib', 'ipywidgets', 'torch') "
+            "if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_core_modules_do_not_import_papermill_or_sentence_transformers():
+    code = ("import sys; import mmcl_core.losses, mmcl_core.spectral, mmcl_core.experiments.start_here; "
+            "print([m for m in ('papermill', 'sentence_transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _names(requirements):
+    return {re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0].strip().lower() for r in requirements}
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _names(project["dependencies"]) | _names(project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"][0] == "conda-forge" and "defaults" not in env["channels"]
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    pip_section = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
+    conda_to_pypi = {"pytorch": "torch"}
+    have = {conda_to_pypi.get(n, n) for n in _names(conda)} - {"python", "pip"}
+    assert have == wanted, f"only in environment.yml: {have - wanted}; only in pyproject: {wanted - have}"
+    assert any(re.match(r'-e\s+"?\.(\[dev\])?"?$', p) for p in pip_section), pip_section
+
+
+def _readme_commands():
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"## Quick start.*?```(?:bash)?\n(.*?)```", text, re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.split("#")[0].strip()]
+
+
+def test_readme_quick_start_has_three_commands_and_ci_runs_its_test_command():
+    commands = _readme_commands()
+    assert len(commands) == 3, commands
+    setup, main_job, test = commands
+    assert "pip install" in setup and main_job.startswith("mmcl reproduce")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test in ci, f"the README test command {test!r} must be what .ci/run runs"
+    assert setup in ci, f"the README set-up command {setup!r} must be what .ci/run installs with"
