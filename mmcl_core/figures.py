@@ -13,7 +13,8 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start_here", "plot_temperature_sweep"]
+__all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start_here", "plot_temperature_sweep",
+           "plot_image_rows", "plot_similarity", "plot_histories", "plot_bars", "plot_caption_controls"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -128,4 +129,107 @@ def plot_temperature_sweep(sweep: dict):
     ax_e.set_xlabel(r"temperature $\tau$")
     ax_e.set_title(r"large $\tau$: uniform weights, the linear loss")
     ax_e.legend(fontsize=8)
+    return fig
+
+
+def _as_rgb(img):
+    """(C, 8, 8) -> (8, 8, 3) or (8, 8) for imshow."""
+    return img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+
+
+def plot_image_rows(rows: dict, *, title: str | None = None):
+    """One row of 8x8 images per entry of ``rows`` (name -> (m, C, 8, 8) array)."""
+    import matplotlib.pyplot as plt
+
+    names = [k for k, v in rows.items() if getattr(v, "ndim", 0) == 4]
+    m = max(rows[k].shape[0] for k in names)
+    fig, axes = plt.subplots(len(names), m, figsize=(0.9 * m + 1.6, 0.95 * len(names) + 0.4), squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(m):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < rows[name].shape[0]:
+                ax.imshow(_as_rgb(rows[name][c]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.subplots_adjust(left=0.16, wspace=0.05, hspace=0.1, top=0.9 if title else 0.98)
+    return fig
+
+
+def plot_similarity(matrix, *, xlabel: str, ylabel: str, title: str, ticklabels=None):
+    """A labelled heatmap of a small matrix (e.g. prompt-caption cosine similarity)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.2, 4.2), constrained_layout=True)
+    im = ax.imshow(matrix, cmap="magma")
+    fig.colorbar(im, ax=ax, shrink=0.85)
+    if ticklabels is not None:
+        ax.set_xticks(range(len(ticklabels)), ticklabels, rotation=45, ha="right", fontsize=8)
+        ax.set_yticks(range(len(ticklabels)), ticklabels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig
+
+
+def plot_histories(histories: dict, *, key: str = "loss", title: str = "training loss"):
+    """Per-epoch curves, one per entry of ``histories`` (name -> history dict)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.4), constrained_layout=True)
+    for name, hist in histories.items():
+        ax.plot(range(1, len(hist[key]) + 1), hist[key], label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(title)
+    ax.legend()
+    return fig
+
+
+def plot_bars(values: dict, *, ylabel: str, title: str, reference: float | None = None, ylim=(0.0, 1.02)):
+    """Bars for name -> value (e.g. accuracy per method or per shift), optional reference line."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.0 * len(values) + 2.5, 3.4), constrained_layout=True)
+    names = list(values)
+    groups = list(dict.fromkeys(str(k).split()[0] for k in names))  # colour by the first word (e.g. the method)
+    palette = plt.get_cmap("tab10")
+    colors = [palette(groups.index(str(k).split()[0]) % 10) if len(groups) > 1 else "tab:blue" for k in names]
+    bars = ax.bar(range(len(names)), [values[k] for k in names], color=colors)
+    ax.bar_label(bars, fmt="%.2f", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    if reference is not None:
+        ax.axhline(reference, color="grey", ls=":", lw=1)
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig
+
+
+def plot_caption_controls(result: dict):
+    """Observed caption rates with their 3-sigma binomial bands, and sample captions.
+
+    Args:
+        result: dict from :func:`mmcl_core.experiments.real_data.caption_controls`.
+    """
+    import matplotlib.pyplot as plt
+
+    names = [k[:-5] for k in result if k.endswith("_rate")]
+    fig, (ax, ax_t) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [1, 2.2]})
+    for i, name in enumerate(names):
+        lo, hi = result[f"{name}_band"]
+        ax.plot([i, i], [lo, hi], color="grey", lw=6, alpha=0.4, solid_capstyle="butt",
+                label="3σ band" if i == 0 else None)
+        ax.plot(i, result[f"{name}_rate"], "o", color="tab:blue", label="observed" if i == 0 else None)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"caption controls, level {result['level']}")
+    ax.legend(fontsize=8)
+    ax_t.axis("off")
+    ax_t.text(0, 1, "\n".join(result["captions"][:10]), va="top", fontsize=8.5, family="monospace")
+    ax_t.set_title(f"sample captions ({result['n_unique']} distinct of 1797)", fontsize=10)
+    fig.tight_layout()
     return fig

@@ -42,7 +42,8 @@ def test_environment_yml_matches_pyproject():
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     pip_section = [d for d in env["dependencies"] if isinstance(d, dict)][0]["pip"]
     conda_to_pypi = {"pytorch": "torch"}
-    have = {conda_to_pypi.get(n, n) for n in _names(conda)} - {"python", "pip"}
+    pip_packages = [p.split("#")[0].strip() for p in pip_section if not p.startswith("-e")]
+    have = ({conda_to_pypi.get(n, n) for n in _names(conda)} | _names(pip_packages)) - {"python", "pip"}
     assert have == wanted, f"only in environment.yml: {have - wanted}; only in pyproject: {wanted - have}"
     assert any(re.match(r'-e\s+"?\.(\[dev\])?"?$', p) for p in pip_section), pip_section
 

@@ -1,0 +1,120 @@
+"""One device-aware training loop for CLIP-style paired training and SimCLR-style
+single-modal training (the losses from :mod:`mmcl_core.losses`).
+
+* ``mode="clip"``: images through the image tower, frozen text embeddings through a text head,
+  both L2-normalised, symmetric InfoNCE (:func:`~mmcl_core.losses.clip_loss`).
+* ``mode="simclr"``: two augmented views of each image through the image tower,
+  NT-Xent (:func:`~mmcl_core.losses.nt_xent_loss`).
+
+Batches are shuffled and augmented with a seeded ``torch.Generator``: same seed, same numbers.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_choice, check_int, check_real
+from .data.augment import augment
+from .device import get_device
+from .losses import LearnableTemperature, clip_loss, nt_xent_loss
+
+__all__ = ["train_contrastive"]
+
+
+def _as_tensor(name, a, device):
+    if isinstance(a, np.ndarray):
+        a = torch.from_numpy(np.ascontiguousarray(a))
+    if not isinstance(a, torch.Tensor):
+        raise TypeError(f"{name} must be a NumPy array or torch tensor, got {type(a).__name__}")
+    if not torch.isfinite(a).all():
+        raise ValueError(f"{name} must contain only finite values")
+    return a.to(device=device, dtype=torch.float32)
+
+
+def train_contrastive(image_tower: torch.nn.Module, images, *, mode: str = "clip", text_embeddings=None,
+                      text_head: torch.nn.Module | None = None, epochs: int = 30, batch_size: int = 128,
+                      lr: float = 2e-3, weight_decay: float = 1e-4, temperature: float = 0.1,
+                      learn_temperature: bool = False, augment_kwargs: dict | None = None, seed: int = 0,
+                      device: str = "auto", progress: bool = False) -> dict:
+    """Train contrastively; the towers are updated in place.
+
+    Args:
+        image_tower: module mapping (b, C, 8, 8) images to (b, k) embeddings.
+        images: (n, C, 8, 8) images (NumPy or torch).
+        mode: "clip" (needs ``text_embeddings`` and ``text_head``) or "simclr".
+        text_embeddings: (n, t) frozen caption embeddings paired with ``images``.
+        text_head: module mapping (b, t) to (b, k).
+        epochs, batch_size, lr, weight_decay: AdamW schedule (constant learning rate).
+        temperature: InfoNCE temperature (initial value if ``learn_temperature``).
+        learn_temperature: learn it as a clamped log logit-scale (CLIP).
+        augment_kwargs: keyword arguments of :func:`mmcl_core.data.augment.augment` (simclr mode).
+        seed: seed of shuffling and augmentation.
+        device: "auto", "cpu", "cuda" or "mps".
+        progress: show a progress bar over epochs.
+
+    Returns:
+        dict with ``history`` (``loss`` and ``temperature`` per epoch), ``seconds``, ``device``.
+    """
+    check_choice("mode", mode, ("clip", "simclr"))
+    epochs = check_int("epochs", epochs, low=1)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    weight_decay = check_real("weight_decay", weight_decay, low=0.0)
+    temperature = check_real("temperature", temperature, low=0.0, low_open=True)
+    dev = get_device(device)
+    x = _as_tensor("images", images, dev)
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError(f"images must hold at least 2 samples, got {n}")
+    params = list(image_tower.parameters())
+    if mode == "clip":
+        if text_embeddings is None or text_head is None:
+            raise ValueError("mode='clip' needs text_embeddings and text_head")
+        t = _as_tensor("text_embeddings", text_embeddings, dev)
+        if t.shape[0] != n:
+            raise ValueError(f"text_embeddings must have {n} rows (one per image), got {t.shape[0]}")
+        params += list(text_head.parameters())
+    temp_module = LearnableTemperature(init_temperature=temperature,
+                                       min_scale=min(1.0, 1.0 / temperature),
+                                       max_scale=max(100.0, 1.0 / temperature)).to(dev) if learn_temperature else None
+    if temp_module is not None:
+        params += list(temp_module.parameters())
+    optimiser = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    aug = dict(augment_kwargs or {})
+    history = {"loss": [], "temperature": []}
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    image_tower.train()
+    for _ in tqdm(range(epochs), desc=f"{mode} training", disable=not progress, leave=False):
+        order = torch.randperm(n, generator=gen, device=dev)
+        losses = []
+        for lo in range(0, n - 1, batch_size):
+            idx = order[lo:lo + batch_size]
+            if len(idx) < 2:
+                continue
+            tau = temp_module() if temp_module is not None else temperature
+            if mode == "clip":
+                z_img = F.normalize(image_tower(x[idx]), dim=1)
+                z_txt = F.normalize(text_head(t[idx]), dim=1)
+                loss = clip_loss(z_img, z_txt, tau)
+            else:
+                v1, v2 = augment(x[idx], gen, **aug), augment(x[idx], gen, **aug)
+                loss = nt_xent_loss(image_tower(v1), image_tower(v2), tau)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            if temp_module is not None:
+                temp_module.clamp_()
+            losses.append(loss.item())
+        history["loss"].append(float(np.mean(losses)))
+        history["temperature"].append(temp_module.temperature.item() if temp_module is not None else temperature)
+    image_tower.eval()
+    if text_head is not None:
+        text_head.eval()
+    return {"history": history, "seconds": time.perf_counter() - start, "device": str(dev)}
