@@ -14,7 +14,8 @@ import re
 from pathlib import Path
 
 __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start_here", "plot_temperature_sweep",
-           "plot_image_rows", "plot_similarity", "plot_histories", "plot_bars", "plot_caption_controls"]
+           "plot_image_rows", "plot_similarity", "plot_histories", "plot_bars", "plot_caption_controls",
+           "plot_style_confounded", "plot_bound_scatter", "plot_curves"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -232,4 +233,85 @@ def plot_caption_controls(result: dict):
     ax_t.text(0, 1, "\n".join(result["captions"][:10]), va="top", fontsize=8.5, family="monospace")
     ax_t.set_title(f"sample captions ({result['n_unique']} distinct of 1797)", fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot_style_confounded(result: dict):
+    """Both positive-pair graphs, their spectra, and phi / diversity / lambda / bound / probe error.
+
+    Args:
+        result: dict from :func:`mmcl_core.experiments.zhang2023.style_confounded`.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.colors import PowerNorm
+
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.5), gridspec_kw={"width_ratios": [1, 1, 1.1, 1.3]})
+    for ax, name, title in ((axes[0], "W_sscl", "SSCL augmentation graph"), (axes[1], "W_mmcl", "MMCL text-induced graph")):
+        # A power-law colour scale shows the weak off-diagonal links next to the strong diagonal.
+        ax.imshow(result[name], cmap="Blues", interpolation="nearest", norm=PowerNorm(0.3))
+        ax.set_title(title + " (colour ∝ W^0.3)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        n_per_class = int(np.sum(result["labels"] == 0))
+        for b in range(n_per_class, len(result["labels"]), n_per_class):
+            ax.axhline(b - 0.5, color="tab:red", lw=0.6)
+            ax.axvline(b - 0.5, color="tab:red", lw=0.6)
+    k = result["k"]
+    for name, color in (("sscl", "tab:orange"), ("mmcl", "tab:blue")):
+        ev = result[name]["eigenvalues"][: min(3 * k, len(result[name]["eigenvalues"]))]
+        axes[2].plot(range(1, len(ev) + 1), ev, "o-", ms=3, color=color, label=name.upper())
+    axes[2].axvline(k + 0.5, color="grey", ls=":", lw=1)
+    axes[2].set_title("eigenvalues of the normalised graph", fontsize=10)
+    axes[2].set_xlabel("index (dotted: k)")
+    axes[2].legend(fontsize=8)
+    keys = ("phi", "diversity", "lambda_k1", "bound", "probe_error")
+    x = np.arange(len(keys))
+    for offset, name, color in ((-0.2, "sscl", "tab:orange"), (0.2, "mmcl", "tab:blue")):
+        vals = [min(result[name][key], 2.0) for key in keys]
+        bars = axes[3].bar(x + offset, vals, width=0.4, color=color, label=name.upper())
+        axes[3].bar_label(bars, fmt="%.2f", fontsize=7)
+    axes[3].set_xticks(x, ["φ", "diversity", "λ_{k+1}", "bound", "probe err"], fontsize=9)
+    axes[3].set_ylim(0, 2.15)
+    axes[3].set_title("consistency, diversity, bound (clipped at 2)", fontsize=10)
+    axes[3].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_bound_scatter(result: dict):
+    """Actual probe error against the bound over random instances (points below the diagonal are valid).
+
+    Args:
+        result: dict from :func:`mmcl_core.experiments.zhang2023.bound_validity`.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), constrained_layout=True)
+    bound = np.minimum(result["bound"], 2.0)
+    ax.scatter(bound, result["actual"], s=6, alpha=0.5)
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="actual = bound")
+    ax.set_xlabel("bound 2φ/λ_{k+1} (clipped at 2)")
+    ax.set_ylabel("actual probe error")
+    ax.set_title(f"{len(bound)} random instances: {100 * result['valid_fraction']:.1f}% valid", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_curves(curves: dict, *, xlabel: str, ylabel: str, title: str, logy: bool = False, reference=None):
+    """Several curves: name -> (x, y); optional horizontal reference (value, label)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.5), constrained_layout=True)
+    for name, (x, y) in curves.items():
+        ax.plot(x, y, "-", label=name)
+    if reference is not None:
+        ax.axhline(reference[0], color="grey", ls=":", label=reference[1])
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
     return fig
