@@ -15,7 +15,8 @@ from pathlib import Path
 
 __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start_here", "plot_temperature_sweep",
            "plot_image_rows", "plot_similarity", "plot_histories", "plot_bars", "plot_caption_controls",
-           "plot_style_confounded", "plot_bound_scatter", "plot_curves"]
+           "plot_style_confounded", "plot_bound_scatter", "plot_curves",
+           "plot_resampling_table", "plot_resampling_lookup"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -314,4 +315,64 @@ def plot_curves(curves: dict, *, xlabel: str, ylabel: str, title: str, logy: boo
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
+    return fig
+
+
+def plot_resampling_table(table: dict, paper: dict | None = None):
+    """Linear-probe accuracy (mean +- std over seeds) per resampling method, beside the paper's numbers.
+
+    Args:
+        table: dict from :func:`mmcl_core.experiments.zhang2023.resampling_table`.
+        paper: optional method -> the paper's ImageNet-100 accuracy (%).
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(table["summary"])
+    means = np.array([table["summary"][k]["mean"] for k in names])
+    stds = np.array([table["summary"][k]["std"] for k in names])
+    fig, ax = plt.subplots(1, 2 if paper else 1, figsize=(13 if paper else 8, 4.2), squeeze=False,
+                           gridspec_kw={"width_ratios": [2.2, 1]} if paper else None)
+    ax0 = ax[0, 0]
+    base = table["summary"]["simclr"]["mean"]
+    colors = ["grey" if k == "simclr" else ("tab:blue" if m >= base else "tab:red") for k, m in zip(names, means)]
+    ax0.barh(range(len(names)), means - base, xerr=stds, color=colors)
+    ax0.set_yticks(range(len(names)), names, fontsize=8)
+    ax0.invert_yaxis()
+    ax0.axvline(0, color="k", lw=0.8)
+    ax0.set_xlabel(f"linear probe − SimCLR baseline ({base:.1f}%), points")
+    ax0.set_title(f"digits + background nuisance ({table['background_strength']:g}), {len(table['seeds'])} seeds",
+                  fontsize=10)
+    if paper:
+        ax1 = ax[0, 1]
+        keys = [k for k in paper]
+        ax1.barh(range(len(keys)), [paper[k] - paper["simclr"] for k in keys], color="tab:green")
+        ax1.set_yticks(range(len(keys)), keys, fontsize=8)
+        ax1.invert_yaxis()
+        ax1.axvline(0, color="k", lw=0.8)
+        ax1.set_xlabel(f"paper: − SimCLR ({paper['simclr']}%), points")
+        ax1.set_title("paper, ImageNet-100 (Table 1)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_resampling_lookup(result: dict):
+    """One cached resampling run against its baseline (the resampling widget's panel)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.2), constrained_layout=True)
+    vals = {"SimCLR": 100 * result["baseline"]["linear_probe"], "method": 100 * result["method"]["linear_probe"]}
+    bars = ax.bar(list(vals), list(vals.values()), color=["grey", "tab:blue"])
+    ax.bar_label(bars, fmt="%.1f")
+    ax.set_ylim(min(vals.values()) - 5, 100)
+    ax.set_ylabel("linear probe (%)")
+    ax.set_title(f"gain {result['gain']:+.1f} points", fontsize=10)
+    agree = {"teacher picks": result["method"]["same_label_rate"],
+             "SimCLR's own picks": result["baseline"]["self_same_label_rate"]}
+    agree = {k: v for k, v in agree.items() if v == v}  # drop NaN (no teacher picks for this method)
+    bars = ax2.bar(list(agree), list(agree.values()), color=["tab:blue", "grey"][: len(agree)])
+    ax2.bar_label(bars, fmt="%.2f")
+    ax2.set_ylim(0, 1.05)
+    ax2.set_title("same-label rate of top-1 picks", fontsize=10)
+    fig.suptitle(result["label"].replace("|", "  |  "), fontsize=8)
     return fig

@@ -38,8 +38,8 @@ def _as_tensor(name, a, device):
 def train_contrastive(image_tower: torch.nn.Module, images, *, mode: str = "clip", text_embeddings=None,
                       text_head: torch.nn.Module | None = None, epochs: int = 30, batch_size: int = 128,
                       lr: float = 2e-3, weight_decay: float = 1e-4, temperature: float = 0.1,
-                      learn_temperature: bool = False, augment_kwargs: dict | None = None, seed: int = 0,
-                      device: str = "auto", progress: bool = False) -> dict:
+                      learn_temperature: bool = False, augment_kwargs: dict | None = None, pair_loss=None,
+                      seed: int = 0, device: str = "auto", progress: bool = False) -> dict:
     """Train contrastively; the towers are updated in place.
 
     Args:
@@ -51,7 +51,10 @@ def train_contrastive(image_tower: torch.nn.Module, images, *, mode: str = "clip
         epochs, batch_size, lr, weight_decay: AdamW schedule (constant learning rate).
         temperature: InfoNCE temperature (initial value if ``learn_temperature``).
         learn_temperature: learn it as a clamped log logit-scale (CLIP).
-        augment_kwargs: keyword arguments of :func:`mmcl_core.data.augment.augment` (simclr mode).
+        augment_kwargs: keyword arguments of :func:`mmcl_core.data.augment.augment` (simclr mode; in clip
+            mode, given means the images are augmented too, e.g. ``{}`` for the defaults).
+        pair_loss: simclr mode only: ``pair_loss(z_1, z_2, views_1, views_2, idx) -> loss`` replacing
+            NT-Xent (e.g. teacher-guided resampling); ``idx`` are the batch's row indices.
         seed: seed of shuffling and augmentation.
         device: "auto", "cpu", "cuda" or "mps".
         progress: show a progress bar over epochs.
@@ -71,6 +74,8 @@ def train_contrastive(image_tower: torch.nn.Module, images, *, mode: str = "clip
     if n < 2:
         raise ValueError(f"images must hold at least 2 samples, got {n}")
     params = list(image_tower.parameters())
+    if pair_loss is not None and mode != "simclr":
+        raise ValueError("pair_loss applies to mode='simclr' only")
     if mode == "clip":
         if text_embeddings is None or text_head is None:
             raise ValueError("mode='clip' needs text_embeddings and text_head")
@@ -100,12 +105,14 @@ def train_contrastive(image_tower: torch.nn.Module, images, *, mode: str = "clip
                 continue
             tau = temp_module() if temp_module is not None else temperature
             if mode == "clip":
-                z_img = F.normalize(image_tower(x[idx]), dim=1)
+                xb = x[idx] if augment_kwargs is None else augment(x[idx], gen, **aug)
+                z_img = F.normalize(image_tower(xb), dim=1)
                 z_txt = F.normalize(text_head(t[idx]), dim=1)
                 loss = clip_loss(z_img, z_txt, tau)
             else:
                 v1, v2 = augment(x[idx], gen, **aug), augment(x[idx], gen, **aug)
-                loss = nt_xent_loss(image_tower(v1), image_tower(v2), tau)
+                z1, z2 = image_tower(v1), image_tower(v2)
+                loss = nt_xent_loss(z1, z2, tau) if pair_loss is None else pair_loss(z1, z2, v1, v2, idx)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()

@@ -334,3 +334,246 @@ def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/la
     ratio = np.where(finite, actual / np.where(finite, bounds, 1.0), 0.0)
     return {"actual": actual, "bound": bounds, "valid_fraction": float(np.mean(actual <= bounds + 1e-12)),
             "worst_ratio": float(ratio.max()), "n_informative": int(np.sum(bounds < 1))}
+
+
+# --- CLIP-guided resampling on real data (Table 1 proxy) -------------------------------------------
+
+TEACHERS = ("clip", "clip_no_aug", "caption", "oracle")
+
+
+def make_teacher(kind: str, pairs: dict, *, seed: int = 0, epochs: int = 20, device: str = "auto"):
+    """A teacher similarity for the augmented views of a batch.
+
+    Args:
+        kind: "clip" (image tower of a CLIP-style model trained on the training digit-caption pairs with the
+            SimCLR augmentations, applied to the same augmented views, as the paper applies CLIP), "clip_no_aug"
+            (the same teacher trained on clean images only: it is not robust to the views it sees),
+            "caption" (cosine of the views' caption embeddings) or "oracle" (same label, ties broken by a fixed
+            tiny per-image jitter).
+        pairs: output of :func:`mmcl_core.experiments.real_data.digit_pairs`.
+
+    Returns:
+        ``teacher(views_1, views_2, idx) -> (2b, 2b)`` similarity tensor.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from ..device import get_device
+    from ..models import make_tower
+    from ..train import train_contrastive
+
+    if kind not in TEACHERS:
+        raise ValueError(f"kind must be one of {TEACHERS}, got {kind!r}")
+    dev = get_device(device)
+    tr = pairs["train"]
+    if kind in ("clip", "clip_no_aug"):
+        tower = make_tower(int(np.prod(tr["images"].shape[1:])), 64, seed=seed + 1000, device=dev)
+        head = make_tower(tr["text"].shape[1], 64, n_hidden=0, seed=seed + 1001, device=dev)
+        train_contrastive(tower, tr["images"], mode="clip", text_embeddings=tr["text"], text_head=head, epochs=epochs,
+                          augment_kwargs={} if kind == "clip" else None, seed=seed + 1000, device=dev)
+        tower.requires_grad_(False)
+
+        def teacher(v1, v2, idx):
+            with torch.no_grad():
+                e = F.normalize(tower(torch.cat([v1, v2])), dim=1)
+            return e @ e.T
+        return teacher
+    if kind == "caption":
+        table = torch.as_tensor(tr["text"], dtype=torch.float32, device=dev)
+    else:
+        jitter = np.random.default_rng(seed).standard_normal((len(tr["labels"]), 10)) * 1e-3
+        table = torch.as_tensor(np.eye(10)[tr["labels"]] + jitter, dtype=torch.float32, device=dev)
+
+    def teacher(v1, v2, idx):
+        e = F.normalize(table[idx], dim=1)
+        e = torch.cat([e, e])
+        return e @ e.T
+    return teacher
+
+
+def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_strength: float = 0.5,
+                   epochs: int = 30, batch_size: int = 256, temperature: float = 0.2, ratio: float | None = None,
+                   top_k: int = 1, new_positive_weight: float = 0.5, as_released: bool = True, seed: int = 0,
+                   pairs: dict | None = None, teacher_fn=None, device: str = "auto") -> dict:
+    """SimCLR on nuisance digits with one resampling method; linear-probe accuracy of the encoder.
+
+    Reproduces: Zhang et al. 2023, Table 1 (relative trends on a digits proxy, digest §6.2).
+
+    Args:
+        method: one of :data:`mmcl_core.resampling.METHODS`.
+        teacher: one of ``TEACHERS`` (ignored for "simclr").
+        background_strength: intensity of the class-independent background nuisance.
+        epochs, batch_size, temperature: SimCLR schedule (batch of 2 x batch_size views).
+        ratio, top_k, new_positive_weight, as_released: method options (official defaults when None).
+        seed: seed of the split, captions, teacher and student.
+        pairs, teacher_fn: precomputed data / teacher to reuse across runs.
+
+    Returns:
+        dict with ``linear_probe``, ``knn``, ``same_label_rate`` (label agreement of the teacher's top-1 pick
+        among other images of the batch; add_new_positive only, else nan), ``self_same_label_rate`` (the same
+        for the student's own most similar other view: the positive SimCLR itself would pick), ``seconds``.
+    """
+    import torch
+
+    from ..models import make_tower
+    from ..probes import embed, knn_accuracy, linear_probe
+    from ..resampling import METHODS, resampled_nt_xent
+    from ..train import train_contrastive
+    from .real_data import digit_pairs
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    pairs = pairs if pairs is not None else digit_pairs(background_strength=background_strength, seed=seed)
+    if method != "simclr" and teacher_fn is None:
+        teacher_fn = make_teacher(teacher, pairs, seed=seed, device=device)
+    tr, te = pairs["train"], pairs["test"]
+    labels_t = torch.as_tensor(tr["labels"])
+    agree, self_agree = [], []
+
+    def pair_loss(z1, z2, v1, v2, idx):
+        with torch.no_grad():  # the student's own top-1 among other images of the batch
+            zz = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+            sim = zz @ zz.T
+            n2 = sim.shape[0]
+            ar = torch.arange(n2, device=sim.device)
+            sim[ar, ar] = -2.0
+            sim[ar, (ar + n2 // 2) % n2] = -2.0
+            lab = labels_t[idx.cpu()].repeat(2)
+            self_agree.append(float((lab[sim.argmax(1).cpu()] == lab).float().mean()))
+        s = teacher_fn(v1, v2, idx) if method != "simclr" else None
+        loss, info = resampled_nt_xent(z1, z2, s, method, temperature=temperature, ratio=ratio, top_k=top_k,
+                                       new_positive_weight=new_positive_weight, as_released=as_released)
+        if "picked" in info:
+            agree.append(float((lab[info["picked"][:, 0].cpu()] == lab).float().mean()))
+        return loss
+
+    tower = make_tower(int(np.prod(tr["images"].shape[1:])), 64, seed=seed, device=device)
+    run = train_contrastive(tower, tr["images"], mode="simclr", epochs=epochs, batch_size=batch_size,
+                            temperature=temperature, pair_loss=pair_loss, seed=seed, device=device)
+    f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
+    return {"linear_probe": linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"],
+            "knn": knn_accuracy(f_tr, tr["labels"], f_te, te["labels"]),
+            "same_label_rate": float(np.mean(agree)) if agree else float("nan"),
+            "self_same_label_rate": float(np.mean(self_agree)), "seconds": run["seconds"]}
+
+
+PAPER_TABLE1 = {"simclr": 61.2, "add_new_positive": 67.4, "drop_false_positive": 61.8, "drop_false_negative": 61.4,
+                "drop_easy_negative": 62.3}  # ImageNet-100 linear-probe top-1 (%), official README
+
+
+def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_strength: float = 0.8, epochs: int = 30,
+                     ablation_teachers=("clip_no_aug", "caption", "oracle"), device: str = "auto", progress: bool = False,
+                     **run_kwargs) -> dict:
+    """Table-1 proxy: every method (and DropFalsePositive both ways) over seeds, teacher ablations for
+    AddNewPositive, the MMCL encoder's own probe, and the label agreement of picked positives.
+
+    Returns:
+        dict with ``runs`` (row name -> list of per-seed result dicts), ``summary`` (row name -> mean and std of
+        the linear probe in %), ``same_label`` (teacher -> mean agreement of its top-1 picks, and "simclr (own
+        picks)" for the baseline student's own most similar other image), ``mmcl_probe`` (per-seed probe of
+        a CLIP-style image tower trained on the same nuisance digits, no augmentation), ``seeds``.
+    """
+    from tqdm.auto import tqdm
+
+    from ..models import make_tower
+    from ..probes import embed, linear_probe
+    from ..resampling import METHODS
+    from ..train import train_contrastive
+    from .real_data import digit_pairs
+
+    rows: dict[str, list] = {}
+    mmcl_probe, self_agreement = [], []
+    for seed in tqdm(list(seeds), desc="resampling seeds", disable=not progress):
+        pairs = digit_pairs(background_strength=background_strength, seed=seed)
+        teachers = {name: make_teacher(name, pairs, seed=seed, device=device)
+                    for name in {teacher, *ablation_teachers}}
+        common = dict(background_strength=background_strength, epochs=epochs, seed=seed, pairs=pairs, device=device,
+                      **run_kwargs)
+        for method in METHODS:
+            rows.setdefault(method, []).append(
+                resampling_run(method, teacher, teacher_fn=teachers[teacher], as_released=True, **common))
+        rows.setdefault("drop_false_positive (as intended)", []).append(
+            resampling_run("drop_false_positive", teacher, teacher_fn=teachers[teacher], as_released=False, **common))
+        for name in ablation_teachers:
+            rows.setdefault(f"add_new_positive (teacher: {name})", []).append(
+                resampling_run("add_new_positive", name, teacher_fn=teachers[name], **common))
+        tr, te = pairs["train"], pairs["test"]
+        tower = make_tower(int(np.prod(tr["images"].shape[1:])), 64, seed=seed + 1000, device=device)
+        head = make_tower(tr["text"].shape[1], 64, n_hidden=0, seed=seed + 1001, device=device)
+        train_contrastive(tower, tr["images"], mode="clip", text_embeddings=tr["text"], text_head=head,
+                          epochs=epochs, seed=seed + 1000, device=device)
+        f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
+        mmcl_probe.append(linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"])
+    summary = {name: {"mean": 100 * float(np.mean([r["linear_probe"] for r in runs])),
+                      "std": 100 * float(np.std([r["linear_probe"] for r in runs], ddof=1)) if len(runs) > 1 else 0.0}
+               for name, runs in rows.items()}
+    same_label = {name: float(np.mean([r["same_label_rate"] for r in rows[key]]))
+                  for name, key in [(teacher, "add_new_positive")] + [(t, f"add_new_positive (teacher: {t})")
+                                                                      for t in ablation_teachers]}
+    same_label["simclr (own picks)"] = float(np.mean([r["self_same_label_rate"] for r in rows["simclr"]]))
+    return {"runs": rows, "summary": summary, "same_label": same_label, "mmcl_probe": mmcl_probe,
+            "seeds": list(seeds), "background_strength": background_strength}
+
+
+def resampling_grid(background_strengths=(0.4, 0.8), *, seed: int = 0, epochs: int = 30, device: str = "auto",
+                    progress: bool = False) -> dict:
+    """Precomputed single-seed runs over the widget's choices, so the widget never trains.
+
+    Grid per nuisance strength: the baseline; DropFalseNegative and DropEasyNegative at two ratios;
+    DropFalsePositive as released and as intended; AddNewPositive for each teacher at top-k 1 and 3.
+
+    Returns:
+        dict mapping a key string (see :func:`resampling_key`) to the run's result dict.
+    """
+    from tqdm.auto import tqdm
+
+    from .real_data import digit_pairs
+
+    grid = {}
+    for strength in tqdm(list(background_strengths), desc="resampling grid", disable=not progress):
+        pairs = digit_pairs(background_strength=strength, seed=seed)
+        teachers = {name: make_teacher(name, pairs, seed=seed, device=device) for name in TEACHERS}
+        common = dict(background_strength=strength, epochs=epochs, seed=seed, pairs=pairs, device=device)
+        specs = [("simclr", "clip", None, 1, True)]
+        specs += [(m, "clip", r, 1, True) for m, rs in (("drop_false_negative", (0.05, 0.2)),
+                                                        ("drop_easy_negative", (0.1, 0.3))) for r in rs]
+        specs += [("drop_false_positive", "clip", 0.1, 1, released) for released in (True, False)]
+        specs += [("add_new_positive", t, None, k, True) for t in TEACHERS for k in (1, 3)]
+        for method, teacher, ratio, top_k, released in specs:
+            key = resampling_key(method, teacher, strength, ratio, top_k, released)
+            grid[key] = resampling_run(method, teacher, ratio=ratio, top_k=top_k, as_released=released,
+                                       teacher_fn=teachers[teacher], **common)
+    return grid
+
+
+def resampling_key(method: str, teacher: str, background_strength: float, ratio, top_k: int, as_released: bool) -> str:
+    """The grid key of one run; options that do not apply to ``method`` are normalised away."""
+    if method == "simclr":
+        teacher, ratio, top_k, as_released = "-", None, 1, True
+    elif method == "add_new_positive":
+        ratio, as_released = None, True
+    else:
+        teacher, top_k = "clip", 1
+        if method != "drop_false_positive":
+            as_released = True
+    return f"{method}|{teacher}|{background_strength:g}|{ratio}|{top_k}|{as_released}"
+
+
+def resampling_lookup(grid: dict, method: str = "add_new_positive", teacher: str = "clip",
+                      background_strength: float = 0.8, ratio=None, top_k: int = 1, as_released: bool = True) -> dict:
+    """Read one run and its baseline from a :func:`resampling_grid` (no training).
+
+    Returns:
+        dict with ``method`` and ``baseline`` result dicts, ``gain`` (probe points), ``label``.
+
+    Raises:
+        ValueError: the combination is not in the grid (names the available options).
+    """
+    key = resampling_key(method, teacher, background_strength, ratio, top_k, as_released)
+    base_key = resampling_key("simclr", teacher, background_strength, None, 1, True)
+    if key not in grid or base_key not in grid:
+        options = sorted(k for k in grid if k.startswith(method + "|"))
+        raise ValueError(f"this combination was not precomputed ({key}); available for {method}: {options}")
+    run, base = grid[key], grid[base_key]
+    return {"method": run, "baseline": base, "gain": 100 * (run["linear_probe"] - base["linear_probe"]),
+            "label": key}

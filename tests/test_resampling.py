@@ -1,0 +1,150 @@
+"""CLIP-guided resampling losses (against hand-written references) and the Zhang real-data plumbing."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmcl_core.experiments import zhang2023 as zhang
+from mmcl_core.losses import nt_xent_loss
+from mmcl_core.resampling import METHODS, resampled_nt_xent
+
+
+def _batch(n=20, d=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z1, z2 = torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(n, d, generator=g, dtype=torch.float64)
+    t = torch.randn(2 * n, 4, generator=g, dtype=torch.float64)
+    t = torch.nn.functional.normalize(t, dim=1)
+    return z1, z2, t @ t.T
+
+
+def _ref_logprobs(z1, z2, tau, masked=None):
+    z = torch.nn.functional.normalize(torch.cat([z1, z2]), dim=1)
+    n2 = z.shape[0]
+    out = np.full((n2, n2), -np.inf)
+    for i in range(n2):
+        cands = [j for j in range(n2) if j != i and not (masked is not None and masked[i][j])]
+        lse = math.log(sum(math.exp(float(z[i] @ z[j]) / tau) for j in cands))
+        for j in cands:
+            out[i, j] = float(z[i] @ z[j]) / tau - lse
+    return out
+
+
+def test_simclr_equals_nt_xent():
+    z1, z2, _ = _batch()
+    loss, _ = resampled_nt_xent(z1, z2, None, "simclr", temperature=0.3)
+    assert float(loss) == pytest.approx(float(nt_xent_loss(z1, z2, 0.3)), rel=1e-12)
+
+
+def test_add_new_positive_against_reference():
+    z1, z2, s = _batch()
+    n2 = 40
+    loss, info = resampled_nt_xent(z1, z2, s, "add_new_positive", temperature=0.5)
+    lp = _ref_logprobs(z1, z2, 0.5)
+    picks = []
+    for i in range(n2):
+        partner = (i + 20) % n2
+        cand = [(float(s[i, j]), j) for j in range(n2) if j not in (i, partner)]
+        picks.append(max(cand)[1])
+    simclr = -np.mean([lp[i, (i + 20) % n2] for i in range(n2)])
+    new = -np.mean([lp[i, picks[i]] for i in range(n2)])
+    assert float(loss) == pytest.approx(0.5 * simclr + 0.5 * new, rel=1e-10)
+    assert info["picked"][:, 0].tolist() == picks
+
+
+@pytest.mark.parametrize("method,ratio", [("drop_false_negative", 0.1), ("drop_easy_negative", 0.2)])
+def test_drop_negatives_against_reference(method, ratio):
+    z1, z2, s = _batch()
+    n2, count = 40, int(ratio * 40)
+    masked = []
+    for i in range(n2):
+        row = sorted(float(v) for v in s[i])
+        thr = row[-count] if method == "drop_false_negative" else row[count - 1]
+        partner = (i + 20) % n2
+        masked.append([(float(s[i, j]) >= thr if method == "drop_false_negative" else float(s[i, j]) <= thr)
+                       and j != partner for j in range(n2)])
+    lp = _ref_logprobs(z1, z2, 0.4, masked)
+    expected = -np.mean([lp[i, (i + 20) % n2] for i in range(n2)])
+    loss, info = resampled_nt_xent(z1, z2, s, method, temperature=0.4, ratio=ratio)
+    assert float(loss) == pytest.approx(expected, rel=1e-10)
+    assert 0 < info["kept_fraction"] < 1
+
+
+def test_drop_false_positive_as_released_is_simclr_and_as_intended_drops_lowest_positives():
+    z1, z2, s = _batch()
+    released, _ = resampled_nt_xent(z1, z2, s, "drop_false_positive", temperature=0.2, as_released=True)
+    assert float(released) == float(resampled_nt_xent(z1, z2, None, "simclr", temperature=0.2)[0])
+    intended, info = resampled_nt_xent(z1, z2, s, "drop_false_positive", temperature=0.2, as_released=False)
+    lp = _ref_logprobs(z1, z2, 0.2)
+    pos = np.array([float(s[i, (i + 20) % 40]) for i in range(40)])
+    keep = pos > np.sort(pos)[3]  # 10% of 40 = the 4 lowest positives dropped
+    expected = -np.mean([lp[i, (i + 20) % 40] for i in range(40) if keep[i]])
+    assert float(intended) == pytest.approx(expected, rel=1e-10) and info["kept_fraction"] == pytest.approx(0.9)
+
+
+def test_all_methods_finite_with_gradients_in_float32():
+    z1, z2, s = (t.float() for t in _batch(64))
+    z1.requires_grad_(True)
+    for method in METHODS:
+        loss, _ = resampled_nt_xent(z1, z2, s, method, temperature=0.05)
+        (grad,) = torch.autograd.grad(loss, z1)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("kwargs,match", [({"method": "drop_everything"}, "method"), ({"teacher": None}, "teacher"),
+                                          ({"ratio": 1.0}, "ratio"), ({"top_k": 0}, "top_k"),
+                                          ({"temperature": 0.0}, "temperature")])
+def test_resampling_rejects_bad_arguments(kwargs, match):
+    z1, z2, s = _batch()
+    args = dict(teacher=s, method="drop_false_negative")
+    if "top_k" in kwargs:
+        args["method"] = "add_new_positive"
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        resampled_nt_xent(z1, z2, **args)
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    from mmcl_core.experiments.real_data import digit_pairs
+
+    return digit_pairs(background_strength=0.8, seed=0, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_background_nuisance_is_class_independent(pairs):
+    tr = pairs["train"]
+    agree = np.mean(tr["background_ids"] == tr["labels"] % 6)
+    assert abs(agree - 1 / 6) < 0.05
+
+
+@pytest.mark.parametrize("kind", zhang.TEACHERS)
+def test_teachers_give_symmetric_similarities(pairs, kind):
+    teacher = zhang.make_teacher(kind, pairs, epochs=2, device="cpu")
+    x = torch.as_tensor(pairs["train"]["images"][:8], dtype=torch.float32)
+    s = teacher(x, x, torch.arange(8))
+    assert s.shape == (16, 16) and torch.allclose(s, s.T, atol=1e-6)
+    if kind == "oracle":
+        labels = np.tile(pairs["train"]["labels"][:8], 2)
+        picks = s.fill_diagonal_(-9).argmax(1).numpy()
+        assert np.all(labels[picks] == labels)
+
+
+def test_resampling_run_is_deterministic_and_records_picks(pairs):
+    a = zhang.resampling_run("add_new_positive", "oracle", epochs=2, pairs=pairs, device="cpu")
+    b = zhang.resampling_run("add_new_positive", "oracle", epochs=2, pairs=pairs, device="cpu")
+    assert a["linear_probe"] == b["linear_probe"] and a["same_label_rate"] > 0.99
+    assert 0 <= a["self_same_label_rate"] <= 1
+    base = zhang.resampling_run("simclr", epochs=2, pairs=pairs, device="cpu")
+    assert math.isnan(base["same_label_rate"])
+
+
+def test_resampling_lookup_reads_the_grid_and_names_missing_options():
+    grid = {zhang.resampling_key("simclr", "-", 0.8, None, 1, True): {"linear_probe": 0.9},
+            zhang.resampling_key("add_new_positive", "clip", 0.8, None, 1, True): {"linear_probe": 0.93}}
+    out = zhang.resampling_lookup(grid, "add_new_positive", "clip", 0.8)
+    assert out["gain"] == pytest.approx(3.0)
+    # options that do not apply to a method are ignored
+    assert zhang.resampling_lookup(grid, "add_new_positive", "clip", 0.8, ratio=0.3)["gain"] == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="not precomputed"):
+        zhang.resampling_lookup(grid, "add_new_positive", "oracle", 0.8)
