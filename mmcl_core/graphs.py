@@ -19,6 +19,7 @@ __all__ = ["BOUND_VARIANTS", "induced_image_graph", "check_graph", "spectral_fea
            "graph_summary"]
 
 BOUND_VARIANTS = ("2phi/lambda", "4alpha/lambda", "4alpha/lambda+8alpha")
+_GAP_TOL = 1e-9  # eigenvalues come from a dense eigensolver: a gap below this is zero
 
 
 def induced_image_graph(P) -> np.ndarray:
@@ -114,7 +115,8 @@ def graph_summary(W, labels, k: int, *, alpha: float | None = None, bound: str =
     Returns:
         dict with ``phi`` (positive pairs with different labels), ``diversity`` (1 - trace W: positive
         pairs of two different images), ``lambda_k1`` (1 - (k+1)-th largest eigenvalue of the normalised
-        adjacency; inf-safe: 1 when k = n), ``bound``, ``probe_error``, ``eigenvalues``.
+        adjacency; 1 when k = n), ``bound`` (inf when lambda_k1 is numerically 0: the bound is vacuous),
+        ``probe_error``, ``eigenvalues``.
     """
     W = check_graph(W)
     labels = np.asarray(labels)
@@ -123,12 +125,14 @@ def graph_summary(W, labels, k: int, *, alpha: float | None = None, bound: str =
     phi = float(np.sum(W * (labels[:, None] != labels[None, :])))
     lam = 1.0 - spec["eigenvalues"][k] if k < W.shape[0] else 1.0
     lam = max(lam, 0.0)
+    # A (numerically) zero gap means a disconnected graph: the bound is vacuous (0/0 when phi = 0 too).
+    gap_ok = lam > _GAP_TOL
     if bound == "2phi/lambda":
-        value = 2 * phi / lam if lam > 0 else np.inf
+        value = 2 * phi / lam if gap_ok else np.inf
     else:
         if alpha is None:
             raise ValueError(f"alpha must be given for bound={bound!r}")
-        value = 4 * alpha / lam if lam > 0 else np.inf
+        value = 4 * alpha / lam if gap_ok else np.inf
         if bound.endswith("+8alpha"):
             value += 8 * alpha
     return {"phi": phi, "diversity": float(1 - np.trace(W)), "lambda_k1": float(lam), "bound": float(value),

@@ -93,6 +93,18 @@ class Panel:
                 self.controls[name].observe(self._on_change, names="value")
         return self._render(self._values(), raise_errors=True)
 
+    def median_update_seconds(self, repeats: int = 5, **values) -> float:
+        """Median wall time of ``repeats`` updates to ``values`` (compute + draw); robust to a busy machine."""
+        import statistics
+
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"repeats must be a positive integer, got {repeats!r}")
+        times = []
+        for _ in range(repeats):
+            self.update(**values)
+            times.append(self.last_seconds)
+        return statistics.median(times)
+
     def _ipython_display_(self):
         from IPython.display import display
 

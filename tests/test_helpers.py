@@ -141,3 +141,14 @@ def test_panel_never_swallows_errors():
     assert isinstance(panel.last_error, ValueError)
     with pytest.raises(ValueError, match="x too large"):
         panel.update(x=5)
+
+
+def test_panel_median_update_seconds():
+    import ipywidgets as widgets
+
+    from mmcl_core.widgets import interactive_panel
+
+    panel = interactive_panel(lambda a: {"a": a}, None, {"a": widgets.IntSlider(value=1, min=0, max=5)})
+    assert 0 <= panel.median_update_seconds(3, a=2) < 1.0 and panel.last_result == {"a": 2}
+    with pytest.raises(ValueError, match="repeats"):
+        panel.median_update_seconds(0)

@@ -135,3 +135,15 @@ def test_graph_checks_reject_bad_graphs():
         check_graph(np.eye(2))
     with pytest.raises(ValueError, match="alpha"):
         graph_summary(np.eye(2) / 2, np.array([0, 1]), 1, bound="4alpha/lambda")
+
+
+def test_bound_holds_along_eps_and_k_sweeps():
+    sweep = zhang.bound_sweep()
+    assert sweep["valid"]
+    assert sweep["mmcl"]["probe_error"][:, 2].max() < 1e-9  # MMCL exact at k = r for every eps < (r-1)/r
+
+
+def test_zero_gap_makes_the_bound_vacuous_not_zero():
+    cn = zhang.class_noise_model(3, 0.0)  # three disconnected class blocks: lambda_2 = 0 and phi = 0
+    s = graph_summary(induced_image_graph(cn["P"]), cn["image_labels"], 1)
+    assert s["lambda_k1"] < 1e-9 and s["bound"] == np.inf and s["probe_error"] > 0

@@ -577,3 +577,25 @@ def resampling_lookup(grid: dict, method: str = "add_new_positive", teacher: str
     run, base = grid[key], grid[base_key]
     return {"method": run, "baseline": base, "gain": 100 * (run["linear_probe"] - base["linear_probe"]),
             "label": key}
+
+
+def bound_sweep(eps_values=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6), k_values=(1, 2, 3, 4, 6), **model) -> dict:
+    """Bound and actual probe error of both graphs of the style-confounded model over caption noise and k.
+
+    Returns:
+        dict with ``eps`` (E,), ``k`` (K,), and for "sscl" and "mmcl" arrays ``bound`` and ``probe_error`` of
+        shape (E, K); ``valid`` (all actual <= bound).
+    """
+    eps_values, k_values = list(eps_values), list(k_values)
+    out = {"eps": np.array(eps_values, float), "k": np.array(k_values)}
+    for name in ("sscl", "mmcl"):
+        out[name] = {"bound": np.empty((len(eps_values), len(k_values))), "probe_error": np.empty((len(eps_values),
+                                                                                                   len(k_values)))}
+    for i, eps in enumerate(eps_values):
+        for j, k in enumerate(k_values):
+            res = style_confounded(**{**model, "eps": eps, "k": k})
+            for name in ("sscl", "mmcl"):
+                out[name]["bound"][i, j] = res[name]["bound"]
+                out[name]["probe_error"][i, j] = res[name]["probe_error"]
+    out["valid"] = bool(all(np.all(out[n]["probe_error"] <= out[n]["bound"] + 1e-12) for n in ("sscl", "mmcl")))
+    return out
