@@ -16,7 +16,8 @@ from pathlib import Path
 __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start_here", "plot_temperature_sweep",
            "plot_image_rows", "plot_similarity", "plot_histories", "plot_bars", "plot_caption_controls",
            "plot_style_confounded", "plot_bound_scatter", "plot_curves",
-           "plot_resampling_table", "plot_resampling_lookup"]
+           "plot_resampling_table", "plot_resampling_lookup",
+           "plot_rate_curves", "plot_method_comparison", "plot_recovery_panel", "plot_svd_steps"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -375,4 +376,75 @@ def plot_resampling_lookup(result: dict):
     ax2.set_ylim(0, 1.05)
     ax2.set_title("same-label rate of top-1 picks", fontsize=10)
     fig.suptitle(result["label"].replace("|", "  |  "), fontsize=8)
+    return fig
+
+
+def plot_rate_curves(rates: dict):
+    """sin-Theta against n (log-log) per wrong-pair rate, with a slope -1/2 reference."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    n = rates["n"]
+    for e, row in zip(rates["eps"], rates["mmcl"]):
+        ax.loglog(n, row, "o-", label=f"ε = {e:g}")
+    ref = rates["mmcl"][0, 0] * np.sqrt(n[0] / n)
+    ax.loglog(n, ref, "k:", label="slope −1/2")
+    ax.set_xlabel("pairs n")
+    ax.set_ylabel("‖sinΘ(Û₁, U₁)‖_F")
+    ax.set_title("MMCL feature recovery: rate and wrong pairs", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_method_comparison(comparison: dict, *, title: str):
+    """MMCL (per eps) against masking-CL and PCA over n."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), constrained_layout=True)
+    n = comparison["n"]
+    for e, row in zip(comparison["eps"], comparison["mmcl"]):
+        ax.semilogx(n, row, "o-", label=f"MMCL, ε = {e:g}")
+    ax.semilogx(n, comparison["unimodal"], "s--", color="tab:red", label="masking-CL (one modality)")
+    ax.semilogx(n, comparison["pca"], "^--", color="grey", label="PCA")
+    ax.set_xlabel("pairs n")
+    ax.set_ylabel("‖sinΘ(·, U₁)‖_F")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_recovery_panel(result: dict):
+    """Bars of the recovery errors of one setting (the recovery widget)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
+    names = ["MMCL", "masking-CL", "PCA"]
+    vals = [result["mmcl"], result["unimodal"], result["pca"]]
+    bars = ax.bar(names, vals, color=["tab:blue", "tab:red", "grey"])
+    ax.bar_label(bars, fmt="%.3f")
+    ax.set_ylabel("‖sinΘ(·, U₁)‖_F")
+    st = result["settings"]
+    ax.set_title(f"n={st['n']}, ε={st['eps']:g}, {st['coherence']}, "
+                 f"{'heteroskedastic' if st['heteroskedastic'] else 'isotropic'}", fontsize=9)
+    return fig
+
+
+def plot_svd_steps(result: dict):
+    """Step norms of iterated SVD for the chosen eta and for the full step eta = 1/rho, and the beta heatmap."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (ax, ax_b) = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+    ax.semilogy(result["step_norms"] + 1e-18, label=f"η = {result['eta']:g}")
+    ax.semilogy(result["full_step_norms"] + 1e-18, "--", label=f"full step η = 1/ρ = {1 / result['rho']:g}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("‖M_{t+1} − M_t‖_F")
+    ax.set_title(f"M ← SVD_r((1−ηρ)M + η S(β)),  τ = {result['temperature']:g}", fontsize=10)
+    ax.legend(fontsize=8)
+    shown = result["beta"].copy()
+    np.fill_diagonal(shown, np.nan)
+    im = ax_b.imshow(shown, cmap="viridis")
+    fig.colorbar(im, ax=ax_b, shrink=0.85)
+    ax_b.set_title("β_ij at the last iterate (diagonal blank)", fontsize=10)
     return fig

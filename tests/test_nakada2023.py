@@ -1,0 +1,111 @@
+"""Nakada et al. 2023: the spiked model, the SVD identities, rates and regimes (scaled down to stay fast)."""
+
+import numpy as np
+import pytest
+
+from mmcl_core.data.synthetic import sparse_basis, spiked_model
+from mmcl_core.experiments import nakada2023 as nakada
+from mmcl_core.experiments.real_data import binomial_band
+
+
+def test_spiked_model_wrong_pairs_and_mismatch_models():
+    rng = np.random.default_rng(0)
+    d = spiked_model(4000, 10, 8, 2, eps=0.3, mismatch="permute", rng=rng)
+    lo, hi = binomial_band(0.3, 4000)
+    assert lo <= d["wrong"].mean() <= hi
+    wrong = np.flatnonzero(d["wrong"])
+    assert not np.any(np.all(d["Y"][wrong] == d["Y_true"][wrong], axis=1))  # a derangement: no pair kept
+    assert np.array_equal(d["Y"][~d["wrong"]], d["Y_true"][~d["wrong"]])
+    r = spiked_model(4000, 10, 8, 2, eps=0.3, mismatch="redraw", rng=rng)
+    assert not np.any(np.isin(r["Y"][r["wrong"]][:, 0], r["Y_true"][:, 0]))
+
+
+def test_population_cross_covariance_shrinks_by_one_minus_eps():
+    d = spiked_model(200000, 6, 5, 2, noise_std=0.5, eps=0.4, rng=np.random.default_rng(1))
+    C = d["X"].T @ d["Y"] / len(d["X"])
+    np.testing.assert_allclose(C, 0.6 * d["U1"] @ d["U2"].T, atol=0.02)
+
+
+def test_sparse_basis_and_heteroskedastic_noise():
+    U = sparse_basis(40, 4, 2, np.random.default_rng(0))
+    np.testing.assert_allclose(U.T @ U, np.eye(4), atol=1e-12)
+    assert np.all((U != 0).sum(0) == 2)
+    d = spiked_model(10, 40, 40, 4, noise_var_range=(0.1, 2.0), coherence="sparse", rng=np.random.default_rng(0))
+    assert 0.1 <= d["noise_var_a"].min() and d["noise_var_a"].max() <= 2.0 and d["noise_var_a"].std() > 0.1
+    with pytest.raises(ValueError, match="sparsity"):
+        sparse_basis(5, 3, 2, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kwargs,match", [({"eps": 1.0}, "eps"), ({"mismatch": "swap"}, "mismatch"),
+                                          ({"coherence": "dense"}, "coherence"), ({"noise_std": -1.0}, "noise_std"),
+                                          ({"rank": 9}, "dim_a")])
+def test_spiked_model_rejects_bad_arguments(kwargs, match):
+    args = dict(n_pairs=10, dim_a=8, dim_b=8, rank=2, rng=np.random.default_rng(0))
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        spiked_model(**args)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return spiked_model(120, 12, 10, 3, noise_std=0.5, rng=np.random.default_rng(0))
+
+
+def test_factor_gd_reaches_the_svd_solution_and_its_loss(small):
+    gd = nakada.factor_gd_linear(small["X"], small["Y"], 3, 1.0, lr=0.2, steps=3000)
+    assert gd["rel_error"] <= 1e-6 and gd["loss_rel_gap"] <= 1e-8
+    sol = nakada.linear_solution(small["X"], small["Y"], 3, rho=2.0)
+    assert sol["min_loss"] == pytest.approx(-np.sum(sol["singular_values"] ** 2) / 4)
+
+
+def test_iterated_svd_matches_factor_gd_and_the_full_step_oscillates(small):
+    X, Y = small["X"], small["Y"]
+    it = nakada.projected_gd_clip(X, Y, 3, rho=1.0, temperature=0.5, eta=0.1, steps=400)
+    fac = nakada.factor_gd_clip(X, Y, 3, rho=1.0, temperature=0.5, lr=0.05, steps=3000)
+    assert it["converged"] and np.linalg.norm(fac["M"] - it["M"]) / np.linalg.norm(it["M"]) <= 1e-6
+    assert fac["objective"] == pytest.approx(it["objective"][-1], rel=1e-10)
+    full = nakada.projected_gd_clip(X, Y, 3, rho=1.0, temperature=0.5, eta=1.0, steps=60)
+    assert not full["converged"] and full["step_norms"][-10:].min() > 1e-3
+
+
+def test_clip_objective_matches_torch_loss(small):
+    import torch
+
+    from mmcl_core.losses import clip_loss
+
+    M = np.random.default_rng(1).standard_normal((12, 10)) * 0.2
+    expected = 0.7 * float(clip_loss(torch.as_tensor(small["X"] @ M), torch.as_tensor(small["Y"]), 0.7))
+    assert nakada.clip_objective(small["X"], small["Y"], M, 0.7, 0.0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_rate_and_wrong_pair_factor_on_a_small_model():
+    rates = nakada.rate_curves((1000, 4000, 16000), (0.0, 0.5), seeds=(0, 1, 2), dim_a=30, dim_b=30, rank=3,
+                               coherence="haar", noise_var_range=(0.1, 3.0))
+    assert -0.6 <= rates["slope"][0] <= -0.4
+    assert abs(rates["ratio"][1] / rates["ratio_theory"][1] - 1) <= 0.25
+
+
+def test_masking_cl_matches_its_diagonal_deletion_expectation():
+    X = spiked_model(20000, 20, 20, 3, noise_var_range=(0.1, 2.0), rng=np.random.default_rng(2))["X"]
+    from mmcl_core.spectral import sin_theta_distance
+
+    explicit = nakada.masking_cl(X, 3, n_masks=40, rng=np.random.default_rng(0))
+    assert sin_theta_distance(explicit, nakada.diagonal_deletion(X, 3)) < 0.15
+
+
+def test_coherent_regime_ordering():
+    comp = nakada.compare_methods((1000,), (0.0, 0.5), seeds=(0, 1, 2))
+    assert comp["mmcl"][0, 0] < comp["unimodal"][0] and comp["mmcl"][0, 0] < comp["pca"][0]
+    assert comp["mmcl"][1, 0] < comp["unimodal"][0]
+
+
+def test_panels_are_fast_closed_forms():
+    import time
+
+    start = time.perf_counter()
+    out = nakada.recovery_panel()
+    steps = nakada.svd_step_panel(eta=1.0)
+    assert time.perf_counter() - start < 1.0
+    assert set(out) >= {"mmcl", "unimodal", "pca"} and not steps["converged"]
+    with pytest.raises(ValueError, match="unimodal"):
+        nakada.recovery_error(100, 0.0, unimodal="autoencoder")
