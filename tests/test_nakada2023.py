@@ -149,3 +149,19 @@ def test_linear_proxy_imperfect_pseudo_pairs_still_help():
     assert mean[0] > mean[1] > mean[2]
     assert np.nanmean(res["precision"]) < 0.8  # far from perfect detection ...
     assert np.all(res["oracle"].mean(1)[1:] <= mean[1:])  # ... and the oracle is better still
+
+
+def test_class_paired_modalities_share_only_the_class():
+    d = nakada.class_paired_modalities(0)
+    assert {k: len(v["labels"]) for k, v in d.items()} == {"paired": 100, "val": 100, "unpaired": 1147, "test": 450}
+    assert d["paired"]["a"].shape == (100, 16) and d["paired"]["b"].dtype == np.float32
+    # Same class, different images: modality B is not a function of modality A's own image.
+    again = nakada.class_paired_modalities(0)
+    assert np.array_equal(again["test"]["a"], d["test"]["a"])
+
+
+def test_semi_supervised_proxy_oracle_beats_paired_only():
+    res = nakada.semi_supervised_proxy(0, paired_epochs=60, unpaired_epochs=20)
+    assert res["oracle_max"] > res["paired_max"] + 0.05
+    assert 0.0 <= res["teacher_repeat"] <= 1.0 and len(res["semi"]) == 20
+    assert res["paired_max"] > 0.3  # far above chance (0.1)

@@ -17,7 +17,7 @@ from ..spectral import contrastive_cross_covariance, cross_covariance, sin_theta
 __all__ = ["linear_solution", "factor_gd_linear", "clip_objective", "projected_gd_clip", "factor_gd_clip",
            "masking_cl", "diagonal_deletion", "pca", "recovery_error", "UNIMODAL_METHODS", "rate_curves",
            "compare_methods", "recovery_panel", "svd_step_panel", "OFFICIAL_E1", "unpaired_sweep", "unpaired_synthetic",
-           "unpaired_linear_proxy"]
+           "unpaired_linear_proxy", "class_paired_modalities", "semi_supervised_proxy"]
 
 UNIMODAL_METHODS = ("masking", "diagonal_deletion")
 
@@ -508,3 +508,147 @@ def unpaired_linear_proxy(n_unpaired_values=(0, 1000, 5000, 20000), seeds=(0, 1,
             out["precision"][k, j] = hits / (n_batches * batch_size)
     out["n_unpaired"] = np.array(n_values)
     return out
+
+
+# --- Real-data proxy of the MNIST <-> Fashion-MNIST experiment (paper §5.3, digest §4 E3) -------------------
+
+def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 100, test_fraction: float = 0.25,
+                            dim: int = 16) -> dict:
+    """Two modalities that share only the class, from the bundled digits.
+
+    Modality A: a digit image reduced to ``dim`` by PCA (the role of the paper's pretrained autoencoder).
+    Modality B: a *different* image of the same class through a fixed random rotation of pixel space and tanh,
+    then PCA. Pairs are formed by class, as the official ``TwoModal`` does: the k-th A of class c with the k-th
+    B of class c.
+
+    Returns:
+        dict with splits ``paired``, ``val``, ``unpaired``, ``test``, each ``{"a": (m, dim), "b": (m, dim),
+        "labels": (m,)}`` (row k of a and b is a same-class pair), float32.
+    """
+    from ..data.digits import load_digit_images, stratified_split
+
+    rng = np.random.default_rng(check_int("seed", seed, low=0))
+    images, labels = load_digit_images()
+    flat = images.reshape(len(images), -1)
+    rotation = np.linalg.qr(np.random.default_rng(12345).standard_normal((64, 64)))[0]  # fixed across seeds
+    other = np.tanh(2.0 * (flat - 0.5) @ rotation)
+    train, test = stratified_split(labels, test_fraction, seed)
+
+    def pair_by_class(idx):
+        a_rows, b_rows = [], []
+        for c in range(10):
+            members = rng.permutation(idx[labels[idx] == c])
+            partners = np.roll(members, 1)  # a different image of the same class
+            a_rows.append(members)
+            b_rows.append(partners)
+        a_rows, b_rows = np.concatenate(a_rows), np.concatenate(b_rows)
+        order = rng.permutation(len(a_rows))
+        return a_rows[order], b_rows[order]
+
+    def pca_fit(x, k):
+        mean = x.mean(0)
+        vecs = np.linalg.svd(x - mean, full_matrices=False)[2][:k]
+        return lambda z: ((z - mean) @ vecs.T).astype(np.float32)
+
+    proj_a, proj_b = pca_fit(flat[train], dim), pca_fit(other[train], dim)
+    a_tr, b_tr = pair_by_class(train)
+    a_te, b_te = pair_by_class(test)
+    cuts = {"paired": slice(0, n_pairs), "val": slice(n_pairs, n_pairs + n_val), "unpaired": slice(n_pairs + n_val, None)}
+    out = {name: {"a": proj_a(flat[a_tr[sl]]), "b": proj_b(other[b_tr[sl]]), "labels": labels[a_tr[sl]]}
+           for name, sl in cuts.items()}
+    out["test"] = {"a": proj_a(flat[a_te]), "b": proj_b(other[b_te]), "labels": labels[a_te]}
+    return out
+
+
+def _class_retrieval(enc_a, enc_b, split) -> float:
+    """For each A item, the class of its most similar B item (cosine) against its own class."""
+    import torch
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        za = F.normalize(enc_a(torch.as_tensor(split["a"])), dim=1)
+        zb = F.normalize(enc_b(torch.as_tensor(split["b"])), dim=1)
+        pred = split["labels"][(za @ zb.T).argmax(1).numpy()]
+    return float(np.mean(pred == split["labels"]))
+
+
+def semi_supervised_proxy(seed: int = 0, *, paired_epochs: int = 100, unpaired_epochs: int = 60,
+                          loop_epochs: int = 5, paired_lr: float = 2e-3, unpaired_lr: float = 2e-4,
+                          batch_size: int = 64, refresh_factor: float = 1.1, data: dict | None = None) -> dict:
+    """Paired-only, semi-supervised (pseudo pairs from a frozen teacher) and oracle training on the proxy.
+
+    Phase 1: symmetric CLIP (cosine, tau = 1) on the paired split. Then, from that model, either the
+    semi-supervised phase — unpaired batches whose pseudo pairs are the frozen teacher's row and column
+    argmaxes (clean indexing, not the official transposed quirk); after every ``loop_epochs`` epochs the student
+    replaces the teacher if its validation accuracy exceeds ``refresh_factor`` times the best so far — or the
+    oracle phase, the same epochs with the true (class) pairs. ``unpaired_lr`` is 10x the official 2e-5 because
+    the proxy's unpaired pool is ~50x smaller (a documented deviation).
+
+    Reproduces: Nakada et al. 2023, §5.3 (digest §4 E3) on a digits proxy.
+
+    Returns:
+        dict with per-epoch test accuracy curves ``paired`` (paired_epochs,), ``semi`` and ``oracle``
+        (unpaired_epochs,), their maxima ``paired_max``, ``semi_max``, ``oracle_max``, ``teacher_repeat``
+        (mean fraction of batch items the teacher's column argmax selects more than once), ``refreshes``.
+    """
+    import copy
+
+    import torch
+    import torch.nn.functional as F
+
+    from ..losses import clip_loss
+    from ..models import make_tower
+
+    data = data if data is not None else class_paired_modalities(seed)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    enc_a = make_tower(16, 16, hidden_dim=16, seed=seed, device="cpu")
+    enc_b = make_tower(16, 16, hidden_dim=16, seed=seed + 1, device="cpu")
+
+    def logits(model_a, model_b, a, b):
+        return F.normalize(model_a(a), dim=1) @ F.normalize(model_b(b), dim=1).T  # tau = 1
+
+    def run_epochs(models, split, epochs, lr, pair_rule, teacher=None, val=None, refresh=None):
+        opt = torch.optim.AdamW([p for m in models for p in m.parameters()], lr=lr)
+        a_all, b_all = torch.as_tensor(split["a"]), torch.as_tensor(split["b"])
+        curve, repeats = [], []
+        for epoch in range(epochs):
+            order = torch.randperm(len(a_all), generator=gen)  # class-aligned pairs, shuffled jointly
+            for lo in range(0, len(order) - 1, batch_size):
+                idx = order[lo:lo + batch_size]
+                a, b = a_all[idx], b_all[idx]
+                lg = logits(*models, a, b)
+                if pair_rule == "true":
+                    loss = clip_loss(lg, torch.eye(len(idx)), temperature=1.0)  # z_a z_b^T = lg
+                else:
+                    with torch.no_grad():
+                        t_lg = logits(*teacher["models"], a, b)
+                        best_row = t_lg.argmax(0)  # for each B column, the teacher's A row
+                        best_col = t_lg.argmax(1)  # for each A row, the teacher's B column
+                        counts = torch.bincount(best_row, minlength=len(idx))
+                        repeats.append(float((counts > 1).sum()) / len(idx))
+                    cols = torch.arange(len(idx))
+                    v1 = lg[best_row, cols]
+                    v2 = lg[cols, best_col]
+                    loss = 0.5 * ((-v1.mean() + lg.logsumexp(0).mean()) + (-v2.mean() + lg.logsumexp(1).mean()))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            curve.append(_class_retrieval(*models, data["test"]))
+            if refresh is not None and (epoch + 1) % loop_epochs == 0:
+                score = _class_retrieval(*models, val)
+                if score > refresh_factor * teacher["best"]:
+                    teacher.update(models=copy.deepcopy(models), best=score)
+                    refresh["count"] += 1
+        return curve, repeats
+
+    paired_curve, _ = run_epochs((enc_a, enc_b), data["paired"], paired_epochs, paired_lr, "true")
+    start = copy.deepcopy((enc_a, enc_b))
+    teacher = {"models": copy.deepcopy(start), "best": _class_retrieval(*start, data["val"])}
+    refresh = {"count": 0}
+    semi_curve, repeats = run_epochs(copy.deepcopy(start), data["unpaired"], unpaired_epochs, unpaired_lr, "teacher",
+                                     teacher=teacher, val=data["val"], refresh=refresh)
+    oracle_curve, _ = run_epochs(copy.deepcopy(start), data["unpaired"], unpaired_epochs, unpaired_lr, "true")
+    return {"paired": np.array(paired_curve), "semi": np.array(semi_curve), "oracle": np.array(oracle_curve),
+            "paired_max": float(max(paired_curve)), "semi_max": float(max(semi_curve)),
+            "oracle_max": float(max(oracle_curve)), "teacher_repeat": float(np.mean(repeats)),
+            "refreshes": refresh["count"]}
