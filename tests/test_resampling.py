@@ -148,3 +148,23 @@ def test_resampling_lookup_reads_the_grid_and_names_missing_options():
     assert zhang.resampling_lookup(grid, "add_new_positive", "clip", 0.8, ratio=0.3)["gain"] == pytest.approx(3.0)
     with pytest.raises(ValueError, match="not precomputed"):
         zhang.resampling_lookup(grid, "add_new_positive", "oracle", 0.8)
+
+
+def test_default_ratio_keys_match_explicit_defaults():
+    assert zhang.resampling_key("drop_false_negative", "clip", 0.8, None, 1, True) == \
+        zhang.resampling_key("drop_false_negative", "clip", 0.8, 0.05, 1, True)
+    assert zhang.resampling_key("drop_false_positive", "x", 0.8, None, 3, False).endswith("|0.1|1|False")
+
+
+def test_grid_reuses_a_matching_table_and_ignores_a_mismatched_one(pairs, monkeypatch):
+    calls = []
+    monkeypatch.setattr(zhang, "resampling_run", lambda *a, **k: calls.append(a) or {"linear_probe": 0.5})
+    monkeypatch.setattr(zhang, "make_teacher", lambda *a, **k: None)
+    keys = {"simclr": zhang.resampling_key("simclr", "clip", 0.8, None, 1, True)}
+    table = {"seeds": [0], "settings": {"epochs": 3, "temperature": 0.2}, "row_keys": keys,
+             "runs": {"simclr": [{"linear_probe": 0.9}]}}
+    grid = zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.2)
+    assert grid[keys["simclr"]] == {"linear_probe": 0.9} and len(calls) == len(grid) - 1
+    calls.clear()
+    zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.5)  # other settings: nothing reused
+    assert len(calls) == len(grid)

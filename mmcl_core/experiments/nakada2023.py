@@ -39,6 +39,22 @@ def linear_solution(X, Y, rank: int, rho: float = 1.0) -> dict:
             "singular_values": s, "min_loss": float(-np.sum(s ** 2) / (2 * rho))}
 
 
+def _gd_on_factors(objective, rank: int, dim_a: int, dim_b: int, *, lr: float, steps: int, seed: int):
+    """Plain gradient descent on (G1, G2) from a seeded small random start (float64); returns the factors."""
+    import torch
+
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    G1 = (0.1 * torch.randn(rank, dim_a, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    G2 = (0.1 * torch.randn(rank, dim_b, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    lr = check_real("lr", lr, low=0.0, low_open=True)
+    for _ in range(check_int("steps", steps, low=1)):
+        g1, g2 = torch.autograd.grad(objective(G1, G2), (G1, G2))
+        with torch.no_grad():
+            G1 -= lr * g1
+            G2 -= lr * g2
+    return G1, G2
+
+
 def factor_gd_linear(X, Y, rank: int, rho: float = 1.0, *, lr: float = 0.05, steps: int = 20000,
                      seed: int = 0) -> dict:
     """Gradient descent on the factors (G1, G2) of the linear loss (torch autograd, float64).
@@ -52,17 +68,9 @@ def factor_gd_linear(X, Y, rank: int, rho: float = 1.0, *, lr: float = 0.05, ste
     from ..losses import linear_mmcl_loss
 
     sol = linear_solution(X, Y, rank, rho)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     Xt, Yt = torch.as_tensor(np.asarray(X, float)), torch.as_tensor(np.asarray(Y, float))
-    G1 = (0.1 * torch.randn(rank, Xt.shape[1], generator=gen, dtype=torch.float64)).requires_grad_(True)
-    G2 = (0.1 * torch.randn(rank, Yt.shape[1], generator=gen, dtype=torch.float64)).requires_grad_(True)
-    lr = check_real("lr", lr, low=0.0, low_open=True)
-    for _ in range(check_int("steps", steps, low=1)):
-        loss = linear_mmcl_loss(Xt, Yt, G1, G2, rho=rho)
-        g1, g2 = torch.autograd.grad(loss, (G1, G2))
-        with torch.no_grad():
-            G1 -= lr * g1
-            G2 -= lr * g2
+    G1, G2 = _gd_on_factors(lambda g1, g2: linear_mmcl_loss(Xt, Yt, g1, g2, rho=rho), rank, Xt.shape[1], Yt.shape[1],
+                            lr=lr, steps=steps, seed=seed)
     M = (G1.T @ G2).detach().numpy()
     with torch.no_grad():
         final = linear_mmcl_loss(Xt, Yt, G1, G2, rho=rho).item()
@@ -120,17 +128,13 @@ def factor_gd_clip(X, Y, rank: int, rho: float = 1.0, temperature: float = 0.5, 
 
     from ..losses import clip_loss
 
-    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     Xt, Yt = torch.as_tensor(np.asarray(X, float)), torch.as_tensor(np.asarray(Y, float))
-    G1 = (0.1 * torch.randn(rank, Xt.shape[1], generator=gen, dtype=torch.float64)).requires_grad_(True)
-    G2 = (0.1 * torch.randn(rank, Yt.shape[1], generator=gen, dtype=torch.float64)).requires_grad_(True)
-    for _ in range(check_int("steps", steps, low=1)):
-        M = G1.T @ G2
-        loss = temperature * clip_loss(Xt @ M, Yt, temperature=temperature) + 0.5 * rho * M.pow(2).sum()
-        g1, g2 = torch.autograd.grad(loss, (G1, G2))
-        with torch.no_grad():
-            G1 -= lr * g1
-            G2 -= lr * g2
+
+    def objective(g1, g2):
+        M = g1.T @ g2
+        return temperature * clip_loss(Xt @ M, Yt, temperature=temperature) + 0.5 * rho * M.pow(2).sum()
+
+    G1, G2 = _gd_on_factors(objective, rank, Xt.shape[1], Yt.shape[1], lr=lr, steps=steps, seed=seed)
     M = (G1.T @ G2).detach().numpy()
     return {"M": M, "objective": clip_objective(X, Y, M, temperature, rho)}
 

@@ -13,8 +13,8 @@ from ..data import digits
 from ..data.text import embed_captions
 from ..device import make_rng
 
-__all__ = ["caption_controls", "prompt_retrieval", "digit_pairs", "clip_vs_simclr", "binomial_band", "factor_gallery",
-           "shift_gallery", "style_shift_accuracy"]
+__all__ = ["caption_controls", "prompt_retrieval", "digit_pairs", "train_clip_towers", "evaluate_tower",
+           "clip_vs_simclr", "binomial_band", "factor_gallery", "shift_gallery", "style_shift_accuracy"]
 
 
 def binomial_band(p: float, n: int, n_sigma: float = 3.0) -> tuple[float, float]:
@@ -109,6 +109,49 @@ def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False,
     return out
 
 
+def train_clip_towers(pairs: dict, *, embed_dim: int = 64, hidden_dim: int = 256, temperature: float = 0.1,
+                      epochs: int = 30, augment: bool = False, seed: int = 0, device: str = "auto",
+                      progress: bool = False) -> tuple:
+    """A CLIP-style model on the training pairs: MLP image tower and linear head on the frozen text embeddings.
+
+    Args:
+        pairs: output of :func:`digit_pairs`.
+        augment: also apply the SimCLR augmentations to the images (a teacher robust to augmented views).
+        seed: image-tower seed (the head uses ``seed + 1``; training uses ``seed``).
+
+    Returns:
+        ``(image_tower, text_head, run)`` with ``run`` the trainer's dict (history, seconds).
+    """
+    from ..models import make_tower
+    from ..train import train_contrastive
+
+    tr = pairs["train"]
+    image_tower = make_tower(int(np.prod(tr["images"].shape[1:])), embed_dim, hidden_dim=hidden_dim, seed=seed,
+                             device=device)
+    text_head = make_tower(tr["text"].shape[1], embed_dim, n_hidden=0, seed=seed + 1, device=device)
+    run = train_contrastive(image_tower, tr["images"], mode="clip", text_embeddings=tr["text"], text_head=text_head,
+                            epochs=epochs, temperature=temperature, augment_kwargs={} if augment else None,
+                            seed=seed, device=device, progress=progress)
+    return image_tower, text_head, run
+
+
+def evaluate_tower(tower, pairs: dict, *, few_shot_seed: int | None = None, device: str = "auto") -> dict:
+    """Linear probe and k-NN accuracy (and, given ``few_shot_seed``, a 5-shot probe) of a frozen image tower.
+
+    Returns:
+        dict with ``linear_probe``, ``knn`` (and ``few_shot``) test accuracies.
+    """
+    from ..probes import embed, few_shot_probe, knn_accuracy, linear_probe
+
+    tr, te = pairs["train"], pairs["test"]
+    f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
+    out = {"linear_probe": linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"],
+           "knn": knn_accuracy(f_tr, tr["labels"], f_te, te["labels"])}
+    if few_shot_seed is not None:
+        out["few_shot"] = few_shot_probe(f_tr, tr["labels"], f_te, te["labels"], shots=5, seed=few_shot_seed)["accuracy"]
+    return out
+
+
 def clip_vs_simclr(pairs: dict | None = None, *, epochs: int = 30, embed_dim: int = 64, hidden_dim: int = 256,
                    temperature: float = 0.1, seed: int = 0, device: str = "auto", simclr: bool = True,
                    return_models: bool = False, progress: bool = False) -> dict:
@@ -131,7 +174,7 @@ def clip_vs_simclr(pairs: dict | None = None, *, epochs: int = 30, embed_dim: in
         ``zero_shot``. Plus ``pixels_linear_probe`` (probe on raw pixels, a reference).
     """
     from ..models import make_tower
-    from ..probes import embed, few_shot_probe, knn_accuracy, linear_probe, zero_shot_accuracy
+    from ..probes import embed, linear_probe, zero_shot_accuracy
     from ..train import train_contrastive
 
     pairs = pairs if pairs is not None else digit_pairs(seed=seed)
@@ -140,15 +183,11 @@ def clip_vs_simclr(pairs: dict | None = None, *, epochs: int = 30, embed_dim: in
     results = {}
 
     def evaluate(tower):
-        f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
-        return {"linear_probe": linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"],
-                "knn": knn_accuracy(f_tr, tr["labels"], f_te, te["labels"]),
-                "few_shot": few_shot_probe(f_tr, tr["labels"], f_te, te["labels"], shots=5, seed=seed)["accuracy"]}
+        return evaluate_tower(tower, pairs, few_shot_seed=seed, device=device)
 
-    image_tower = make_tower(in_dim, embed_dim, hidden_dim=hidden_dim, seed=seed, device=device)
-    text_head = make_tower(tr["text"].shape[1], embed_dim, n_hidden=0, seed=seed + 1, device=device)
-    run = train_contrastive(image_tower, tr["images"], mode="clip", text_embeddings=tr["text"], text_head=text_head,
-                            epochs=epochs, temperature=temperature, seed=seed, device=device, progress=progress)
+    image_tower, text_head, run = train_clip_towers(pairs, embed_dim=embed_dim, hidden_dim=hidden_dim,
+                                                    temperature=temperature, epochs=epochs, seed=seed, device=device,
+                                                    progress=progress)
     clip = evaluate(image_tower)
     zs = zero_shot_accuracy(embed(image_tower, te["images"], device=device),
                             embed(text_head, pairs["prompts"], device=device), te["labels"])

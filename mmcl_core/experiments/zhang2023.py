@@ -353,30 +353,28 @@ def make_teacher(kind: str, pairs: dict, *, seed: int = 0, epochs: int = 20, dev
         pairs: output of :func:`mmcl_core.experiments.real_data.digit_pairs`.
 
     Returns:
-        ``teacher(views_1, views_2, idx) -> (2b, 2b)`` similarity tensor.
+        ``teacher(views_1, views_2, idx) -> (2b, 2b)`` similarity tensor; the CLIP-style kinds also carry the
+        trained ``teacher.image_tower``.
     """
     import torch
     import torch.nn.functional as F
 
     from ..device import get_device
-    from ..models import make_tower
-    from ..train import train_contrastive
+    from .real_data import train_clip_towers
 
     if kind not in TEACHERS:
         raise ValueError(f"kind must be one of {TEACHERS}, got {kind!r}")
     dev = get_device(device)
     tr = pairs["train"]
     if kind in ("clip", "clip_no_aug"):
-        tower = make_tower(int(np.prod(tr["images"].shape[1:])), 64, seed=seed + 1000, device=dev)
-        head = make_tower(tr["text"].shape[1], 64, n_hidden=0, seed=seed + 1001, device=dev)
-        train_contrastive(tower, tr["images"], mode="clip", text_embeddings=tr["text"], text_head=head, epochs=epochs,
-                          augment_kwargs={} if kind == "clip" else None, seed=seed + 1000, device=dev)
+        tower, _, _ = train_clip_towers(pairs, epochs=epochs, augment=kind == "clip", seed=seed + 1000, device=dev)
         tower.requires_grad_(False)
 
         def teacher(v1, v2, idx):
             with torch.no_grad():
                 e = F.normalize(tower(torch.cat([v1, v2])), dim=1)
             return e @ e.T
+        teacher.image_tower = tower  # the caption-trained encoder itself, for probing
         return teacher
     if kind == "caption":
         table = torch.as_tensor(tr["text"], dtype=torch.float32, device=dev)
@@ -416,17 +414,16 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
     import torch
 
     from ..models import make_tower
-    from ..probes import embed, knn_accuracy, linear_probe
     from ..resampling import METHODS, resampled_nt_xent
     from ..train import train_contrastive
-    from .real_data import digit_pairs
+    from .real_data import digit_pairs, evaluate_tower
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     pairs = pairs if pairs is not None else digit_pairs(background_strength=background_strength, seed=seed)
     if method != "simclr" and teacher_fn is None:
         teacher_fn = make_teacher(teacher, pairs, seed=seed, device=device)
-    tr, te = pairs["train"], pairs["test"]
+    tr = pairs["train"]
     labels_t = torch.as_tensor(tr["labels"])
     agree, self_agree = [], []
 
@@ -450,9 +447,7 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
     tower = make_tower(int(np.prod(tr["images"].shape[1:])), 64, seed=seed, device=device)
     run = train_contrastive(tower, tr["images"], mode="simclr", epochs=epochs, batch_size=batch_size,
                             temperature=temperature, pair_loss=pair_loss, seed=seed, device=device)
-    f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
-    return {"linear_probe": linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"],
-            "knn": knn_accuracy(f_tr, tr["labels"], f_te, te["labels"]),
+    return {**evaluate_tower(tower, pairs, device=device),
             "same_label_rate": float(np.mean(agree)) if agree else float("nan"),
             "self_same_label_rate": float(np.mean(self_agree)), "seconds": run["seconds"]}
 
@@ -468,25 +463,23 @@ def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_stren
     AddNewPositive, the MMCL encoder's own probe, and the label agreement of picked positives.
 
     Returns:
-        dict with ``runs`` (row name -> list of per-seed result dicts), ``summary`` (row name -> mean and std of
-        the linear probe in %), ``same_label`` (teacher -> mean agreement of its top-1 picks, and "simclr (own
-        picks)" for the baseline student's own most similar other image), ``mmcl_probe`` (per-seed probe of
-        a CLIP-style image tower trained on the same nuisance digits, no augmentation), ``seeds``.
+        dict with ``runs`` (row name -> list of per-seed result dicts), ``row_keys`` (row name -> its
+        :func:`resampling_key`), ``summary`` (row name -> mean and std of the linear probe in %), ``same_label``
+        (teacher -> mean agreement of its top-1 picks, and "simclr (own picks)" for the baseline student's own
+        most similar other image), ``mmcl_probe`` (per-seed probe of the CLIP-style image tower trained on the
+        same nuisance digits without augmentation: the ``clip_no_aug`` teacher), ``seeds``, ``settings``.
     """
     from tqdm.auto import tqdm
 
-    from ..models import make_tower
-    from ..probes import embed, linear_probe
     from ..resampling import METHODS
-    from ..train import train_contrastive
-    from .real_data import digit_pairs
+    from .real_data import digit_pairs, evaluate_tower
 
     rows: dict[str, list] = {}
-    mmcl_probe, self_agreement = [], []
+    mmcl_probe = []
     for seed in tqdm(list(seeds), desc="resampling seeds", disable=not progress):
         pairs = digit_pairs(background_strength=background_strength, seed=seed)
         teachers = {name: make_teacher(name, pairs, seed=seed, device=device)
-                    for name in {teacher, *ablation_teachers}}
+                    for name in {teacher, "clip_no_aug", *ablation_teachers}}
         common = dict(background_strength=background_strength, epochs=epochs, seed=seed, pairs=pairs, device=device,
                       **run_kwargs)
         for method in METHODS:
@@ -497,13 +490,7 @@ def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_stren
         for name in ablation_teachers:
             rows.setdefault(f"add_new_positive (teacher: {name})", []).append(
                 resampling_run("add_new_positive", name, teacher_fn=teachers[name], **common))
-        tr, te = pairs["train"], pairs["test"]
-        tower = make_tower(int(np.prod(tr["images"].shape[1:])), 64, seed=seed + 1000, device=device)
-        head = make_tower(tr["text"].shape[1], 64, n_hidden=0, seed=seed + 1001, device=device)
-        train_contrastive(tower, tr["images"], mode="clip", text_embeddings=tr["text"], text_head=head,
-                          epochs=epochs, seed=seed + 1000, device=device)
-        f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
-        mmcl_probe.append(linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"])
+        mmcl_probe.append(evaluate_tower(teachers["clip_no_aug"].image_tower, pairs, device=device)["linear_probe"])
     summary = {name: {"mean": 100 * float(np.mean([r["linear_probe"] for r in runs])),
                       "std": 100 * float(np.std([r["linear_probe"] for r in runs], ddof=1)) if len(runs) > 1 else 0.0}
                for name, runs in rows.items()}
@@ -511,16 +498,25 @@ def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_stren
                   for name, key in [(teacher, "add_new_positive")] + [(t, f"add_new_positive (teacher: {t})")
                                                                       for t in ablation_teachers]}
     same_label["simclr (own picks)"] = float(np.mean([r["self_same_label_rate"] for r in rows["simclr"]]))
-    return {"runs": rows, "summary": summary, "same_label": same_label, "mmcl_probe": mmcl_probe,
-            "seeds": list(seeds), "background_strength": background_strength}
+    row_keys = {method: resampling_key(method, teacher, background_strength, None, 1, True) for method in METHODS}
+    row_keys["drop_false_positive (as intended)"] = resampling_key("drop_false_positive", teacher,
+                                                                    background_strength, None, 1, False)
+    row_keys.update({f"add_new_positive (teacher: {t})": resampling_key("add_new_positive", t, background_strength,
+                                                                         None, 1, True) for t in ablation_teachers})
+    return {"runs": rows, "row_keys": row_keys, "summary": summary, "same_label": same_label,
+            "mmcl_probe": mmcl_probe, "seeds": list(seeds), "background_strength": background_strength,
+            "settings": {"epochs": epochs, **run_kwargs}}
 
 
 def resampling_grid(background_strengths=(0.4, 0.8), *, seed: int = 0, epochs: int = 30, device: str = "auto",
-                    progress: bool = False) -> dict:
+                    reuse: dict | None = None, progress: bool = False, **run_kwargs) -> dict:
     """Precomputed single-seed runs over the widget's choices, so the widget never trains.
 
     Grid per nuisance strength: the baseline; DropFalseNegative and DropEasyNegative at two ratios;
     DropFalsePositive as released and as intended; AddNewPositive for each teacher at top-k 1 and 3.
+    ``run_kwargs`` (e.g. ``temperature``, ``batch_size``) go to every run. ``reuse``: a
+    :func:`resampling_table` result whose first seed's runs fill the grid where seed, strength and settings
+    match, instead of being trained again.
 
     Returns:
         dict mapping a key string (see :func:`resampling_key`) to the run's result dict.
@@ -530,10 +526,13 @@ def resampling_grid(background_strengths=(0.4, 0.8), *, seed: int = 0, epochs: i
     from .real_data import digit_pairs
 
     grid = {}
+    if reuse is not None and reuse["seeds"][0] == seed and reuse["settings"] == {"epochs": epochs, **run_kwargs}:
+        grid.update({key: reuse["runs"][row][0] for row, key in reuse["row_keys"].items()})
     for strength in tqdm(list(background_strengths), desc="resampling grid", disable=not progress):
         pairs = digit_pairs(background_strength=strength, seed=seed)
         teachers = {name: make_teacher(name, pairs, seed=seed, device=device) for name in TEACHERS}
-        common = dict(background_strength=strength, epochs=epochs, seed=seed, pairs=pairs, device=device)
+        common = dict(background_strength=strength, epochs=epochs, seed=seed, pairs=pairs, device=device,
+                      **run_kwargs)
         specs = [("simclr", "clip", None, 1, True)]
         specs += [(m, "clip", r, 1, True) for m, rs in (("drop_false_negative", (0.05, 0.2)),
                                                         ("drop_easy_negative", (0.1, 0.3))) for r in rs]
@@ -541,13 +540,20 @@ def resampling_grid(background_strengths=(0.4, 0.8), *, seed: int = 0, epochs: i
         specs += [("add_new_positive", t, None, k, True) for t in TEACHERS for k in (1, 3)]
         for method, teacher, ratio, top_k, released in specs:
             key = resampling_key(method, teacher, strength, ratio, top_k, released)
+            if key in grid:  # already run by the table
+                continue
             grid[key] = resampling_run(method, teacher, ratio=ratio, top_k=top_k, as_released=released,
                                        teacher_fn=teachers[teacher], **common)
     return grid
 
 
 def resampling_key(method: str, teacher: str, background_strength: float, ratio, top_k: int, as_released: bool) -> str:
-    """The grid key of one run; options that do not apply to ``method`` are normalised away."""
+    """The grid key of one run; options that do not apply to ``method`` are normalised away and a drop
+    method's ``ratio=None`` means its official default."""
+    from ..resampling import DEFAULT_RATIOS
+
+    if method in DEFAULT_RATIOS and ratio is None:
+        ratio = DEFAULT_RATIOS[method]
     if method == "simclr":
         teacher, ratio, top_k, as_released = "-", None, 1, True
     elif method == "add_new_positive":
