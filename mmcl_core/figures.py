@@ -17,7 +17,9 @@ __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start
            "plot_image_rows", "plot_similarity", "plot_histories", "plot_bars", "plot_caption_controls",
            "plot_style_confounded", "plot_bound_scatter", "plot_curves",
            "plot_resampling_table", "plot_resampling_lookup",
-           "plot_rate_curves", "plot_method_comparison", "plot_recovery_panel", "plot_svd_steps"]
+           "plot_rate_curves", "plot_method_comparison", "plot_recovery_panel", "plot_svd_steps",
+           "plot_unpaired_sweep", "plot_linear_proxy", "plot_semi_curves", "plot_unpaired_lookup",
+           "plot_linear_proxy_panel"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -447,4 +449,110 @@ def plot_svd_steps(result: dict):
     im = ax_b.imshow(shown, cmap="viridis")
     fig.colorbar(im, ax=ax_b, shrink=0.85)
     ax_b.set_title("β_ij at the last iterate (diagonal blank)", fontsize=10)
+    return fig
+
+
+def plot_unpaired_sweep(sweep: dict, official: dict | None = None):
+    """Official unpaired experiment: test retrieval accuracy and pseudo-pair precision against N.
+
+    Args:
+        sweep: dict from :func:`mmcl_core.experiments.nakada2023.unpaired_sweep` (mean +- sd over seeds drawn).
+        official: optional ``{"n_unpaired", "paired_acc", "unpaired_acc"}`` single-seed reference numbers.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_p) = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    n = sweep["n_unpaired"]
+    for key, label, color in (("paired_acc", "paired only (n = 300)", "grey"),
+                              ("unpaired_acc", "+ N unpaired (pseudo pairs)", "tab:blue")):
+        mean, sd = sweep[key].mean(1), sweep[key].std(1)
+        ax.errorbar(n, mean, yerr=sd, fmt="o-", color=color, capsize=3, label=f"{label}, {sweep[key].shape[1]} seeds")
+    if official is not None:
+        ax.plot(official["n_unpaired"], official["paired_acc"], "x", color="grey", label="official, paired (1 seed)")
+        ax.plot(official["n_unpaired"], official["unpaired_acc"], "x", color="tab:blue",
+                label="official, unpaired (1 seed)")
+    ax.set_xlabel("unpaired samples N")
+    ax.set_ylabel("test retrieval accuracy")
+    ax.set_title("E1: unpaired data helps", fontsize=10)
+    ax.legend(fontsize=7)
+    prec = sweep["pseudo_pair_precision"]
+    ax_p.errorbar(n, prec.mean(1), yerr=prec.std(1), fmt="o-", color="tab:green", capsize=3)
+    ax_p.set_xlabel("unpaired samples N")
+    ax_p.set_ylabel("pseudo-pair precision")
+    ax_p.set_title("fraction of chosen pseudo pairs that are true pairs", fontsize=10)
+    return fig
+
+
+def plot_linear_proxy(proxy: dict):
+    """Linear-SVD pseudo-pair proxy: sin-Theta against N with pseudo pairs and with the true pairs (oracle)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), constrained_layout=True)
+    n = np.asarray(proxy["n_unpaired"])
+    shown = n > 0
+    ax.loglog(n[shown], proxy["sin_theta"][shown].mean(1), "o-", label="paired + pseudo pairs")
+    ax.loglog(n[shown], proxy["oracle"][shown].mean(1), "s--", color="grey", label="oracle (true pairs)")
+    ax.axhline(proxy["sin_theta"][~shown].mean(), color="k", ls=":", label="paired only")
+    for x, y, p in zip(n[shown], proxy["sin_theta"][shown].mean(1), np.nanmean(proxy["precision"][shown], 1)):
+        ax.annotate(f"prec. {p:.2f}", (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("unpaired samples N")
+    ax.set_ylabel("‖sinΘ(Û₁, U₁)‖_F")
+    ax.set_title("linear SVD: imperfect pseudo pairs still help", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_semi_curves(result: dict, *, title: str = "E3 proxy: test accuracy over epochs"):
+    """Paired phase, then the semi-supervised and oracle phases, as in the paper's E3 figure."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 3.6), constrained_layout=True)
+    paired, semi, oracle = (np.atleast_2d(result[k]) for k in ("paired", "semi", "oracle"))
+    p = paired.shape[1]
+    ax.plot(np.arange(1, p + 1), paired.mean(0), color="grey", label="paired only (phase 1)")
+    later = np.arange(p + 1, p + semi.shape[1] + 1)
+    ax.plot(later, semi.mean(0), color="tab:blue", label=f"semi-supervised ({result.get('pair_rule', '')})")
+    ax.plot(later, oracle.mean(0), color="tab:orange", label="oracle (true class pairs)")
+    ax.axvline(p + 0.5, color="k", lw=0.8)
+    for curve, color in ((paired, "grey"), (semi, "tab:blue"), (oracle, "tab:orange")):
+        ax.axhline(curve.mean(0).max(), color=color, ls=":", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test class-retrieval accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def plot_unpaired_lookup(result: dict):
+    """One (N, rule) cell of the cached unpaired sweep: per-seed accuracy before/after, and precision."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
+    names = ["paired only", "with unpaired", "pseudo-pair\nprecision"]
+    values = [result["paired_acc"], result["unpaired_acc"], result["pseudo_pair_precision"]]
+    bars = ax.bar(names, [np.mean(v) for v in values], color=["grey", "tab:blue", "tab:green"], alpha=0.7)
+    ax.bar_label(bars, fmt="%.3f")
+    for i, v in enumerate(values):
+        ax.plot(np.full(len(v), i), v, "k.", ms=4)
+    ax.set_ylim(0, 1.05)
+    st = result["settings"]
+    ax.set_title(f"N = {st['n_unpaired']}, {st['pseudo_pair_rule']} (dots: seeds)", fontsize=9)
+    return fig
+
+
+def plot_linear_proxy_panel(result: dict):
+    """Bars of the linear proxy's recovery errors for one setting (the live widget)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
+    bars = ax.bar(["paired only", "+ pseudo pairs", "oracle"],
+                  [result["paired_only"], result["pseudo"], result["oracle"]], color=["grey", "tab:blue", "tab:orange"])
+    ax.bar_label(bars, fmt="%.3f")
+    ax.set_ylabel("‖sinΘ(Û₁, U₁)‖_F")
+    st = result["settings"]
+    ax.set_title(f"N = {st['n_unpaired']}, B = {st['batch_size']}, {st['pseudo_pair_rule']}: "
+                 f"precision {result['precision']:.2f}", fontsize=9)
     return fig

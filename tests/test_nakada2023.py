@@ -165,3 +165,46 @@ def test_semi_supervised_proxy_oracle_beats_paired_only():
     assert res["oracle_max"] > res["paired_max"] + 0.05
     assert 0.0 <= res["teacher_repeat"] <= 1.0 and len(res["semi"]) == 20
     assert res["paired_max"] > 0.3  # far above chance (0.1)
+
+
+def test_semi_supervised_pair_rules_and_precision():
+    study = nakada.semi_supervised_study((0,), paired_epochs=60, unpaired_epochs=10)
+    rules = study["rules"]
+    assert set(rules) == set(nakada.SEMI_PAIR_RULES) and study["paired"].shape == (1, 60)
+    for res in rules.values():
+        assert res["precision"].shape == (1, 10) and np.all((res["precision"] > 0.3) & (res["precision"] <= 1))
+    # The mutual filter keeps more reliable pairs than plain argmax ...
+    assert rules["mutual"]["precision"].mean() > rules["argmax"]["precision"].mean()
+    # ... but only the official transposed indexing (fresh same-class pairs) lifts accuracy clearly.
+    assert rules["transposed"]["semi_max"][0] > rules["argmax"]["semi_max"][0] + 0.03
+    # One rule through the single-seed entry point gives the same numbers (rules share phase 1 and batch order).
+    one = nakada.semi_supervised_proxy(0, paired_epochs=60, unpaired_epochs=10, pair_rule="transposed")
+    assert np.array_equal(one["semi"], rules["transposed"]["semi"][0]) and np.array_equal(one["oracle"], study["oracle"][0])
+    view = nakada.semi_lookup(study, "mutual")
+    assert view["semi_max"] == rules["mutual"]["semi"].mean(0).max() and view["pair_rule"] == "mutual"
+    with pytest.raises(ValueError, match="pair_rule"):
+        nakada.semi_lookup(study, "bogus")
+    with pytest.raises(ValueError, match="pair_rule"):
+        nakada.semi_supervised_proxy(0, paired_epochs=1, unpaired_epochs=1, pair_rule="bogus")
+
+
+def test_linear_proxy_panel_and_row_argmax_rule():
+    fast = nakada.linear_proxy_panel(n_unpaired=2000, pseudo_pair_rule="row_argmax")
+    assert fast["oracle"] < fast["pseudo"] < fast["paired_only"] and 0.3 < fast["precision"] < 1
+    top_b = nakada.linear_proxy_panel(n_unpaired=2000)
+    assert top_b["paired_only"] == fast["paired_only"] and top_b["pseudo"] < top_b["paired_only"]
+    with pytest.raises(ValueError, match="pseudo_pair_rule"):
+        nakada.linear_proxy_panel(pseudo_pair_rule="best")
+    with pytest.raises(ValueError, match="noise_std"):
+        nakada.linear_proxy_panel(noise_std=0.0)
+
+
+def test_unpaired_lookup_reads_one_cell():
+    sweep = {"n_unpaired": np.array([500, 1000]), "paired_acc": np.array([[0.1, 0.2], [0.3, 0.4]]),
+             "unpaired_acc": np.array([[0.5, 0.6], [0.7, 0.8]]), "pseudo_pair_precision": np.ones((2, 2))}
+    cell = nakada.unpaired_lookup({"global_top_b": sweep}, 1000)
+    assert np.array_equal(cell["unpaired_acc"], [0.7, 0.8]) and cell["settings"]["n_unpaired"] == 1000
+    with pytest.raises(ValueError, match="n_unpaired must be one of"):
+        nakada.unpaired_lookup({"global_top_b": sweep}, 700)
+    with pytest.raises(ValueError, match="pseudo_pair_rule"):
+        nakada.unpaired_lookup({"global_top_b": sweep}, 500, "row_argmax")

@@ -17,7 +17,8 @@ from ..spectral import contrastive_cross_covariance, cross_covariance, sin_theta
 __all__ = ["linear_solution", "factor_gd_linear", "clip_objective", "projected_gd_clip", "factor_gd_clip",
            "masking_cl", "diagonal_deletion", "pca", "recovery_error", "UNIMODAL_METHODS", "rate_curves",
            "compare_methods", "recovery_panel", "svd_step_panel", "OFFICIAL_E1", "unpaired_sweep", "unpaired_synthetic",
-           "unpaired_linear_proxy", "class_paired_modalities", "semi_supervised_proxy"]
+           "unpaired_linear_proxy", "linear_proxy_panel", "unpaired_lookup", "class_paired_modalities",
+           "SEMI_PAIR_RULES", "semi_supervised_proxy", "semi_supervised_study", "semi_lookup"]
 
 UNIMODAL_METHODS = ("masking", "diagonal_deletion")
 
@@ -464,12 +465,13 @@ def unpaired_synthetic(n_unpaired: int, seed: int = 0, profile: str = "quick", *
 
 def unpaired_linear_proxy(n_unpaired_values=(0, 1000, 5000, 20000), seeds=(0, 1, 2, 3, 4), *, n_pairs: int = 300,
                           dim_a: int = 40, dim_b: int = 39, rank: int = 10, noise_std: float = 0.3,
-                          batch_size: int = 50, rounds: int = 5) -> dict:
+                          batch_size: int = 50, rounds: int = 5, pseudo_pair_rule: str = "global_top_b") -> dict:
     """Pseudo pairs in the linear (SVD) model: even imperfect detection helps, because MMCL tolerates wrong pairs.
 
     Start from the linear-loss SVD on the n pairs; then, for ``rounds`` rounds, score every partner-aligned
     batch of the unpaired pool by ``x^T M y``, take the global top-B entries as pseudo pairs, and refit the
-    SVD on paired + pseudo pairs. The oracle uses the true partners of all n + N samples.
+    SVD on paired + pseudo pairs (``pseudo_pair_rule="row_argmax"``: each row's best column instead). The oracle
+    uses the true partners of all n + N samples.
 
     Reproduces: Nakada et al. 2023, T4 mechanism (digest §2 T4, linear-SVD proxy [NUM]).
 
@@ -477,6 +479,8 @@ def unpaired_linear_proxy(n_unpaired_values=(0, 1000, 5000, 20000), seeds=(0, 1,
         dict with ``n_unpaired`` (K,), ``sin_theta`` (K, S), ``oracle`` (K, S), ``precision`` (K, S) (nan for N = 0).
     """
     n_values = [check_int("n_unpaired", int(v), low=0) for v in n_unpaired_values]
+    check_choice("pseudo_pair_rule", pseudo_pair_rule, ("global_top_b", "row_argmax"))
+    batch_size = check_int("batch_size", batch_size, low=2)
     seeds = list(seeds)
     out = {key: np.full((len(n_values), len(seeds)), np.nan) for key in ("sin_theta", "oracle", "precision")}
     for j, seed in enumerate(seeds):
@@ -502,8 +506,11 @@ def unpaired_linear_proxy(n_unpaired_values=(0, 1000, 5000, 20000), seeds=(0, 1,
                 for b in range(n_batches):
                     sl = slice(b * batch_size, (b + 1) * batch_size)
                     scores = Xu[sl] @ M @ Yu[sl].T
-                    top = np.argpartition(scores.ravel(), -batch_size)[-batch_size:]
-                    rows, cols = np.unravel_index(top, scores.shape)
+                    if pseudo_pair_rule == "global_top_b":
+                        top = np.argpartition(scores.ravel(), -batch_size)[-batch_size:]
+                        rows, cols = np.unravel_index(top, scores.shape)
+                    else:
+                        rows, cols = np.arange(batch_size), scores.argmax(1)
                     hits += int(np.sum(perm[sl][cols] - b * batch_size == rows))
                     xs.append(Xu[sl][rows])
                     ys.append(Yu[sl][cols])
@@ -511,6 +518,43 @@ def unpaired_linear_proxy(n_unpaired_values=(0, 1000, 5000, 20000), seeds=(0, 1,
             out["sin_theta"][k, j] = sin_theta_distance(U, U1)
             out["precision"][k, j] = hits / (n_batches * batch_size)
     out["n_unpaired"] = np.array(n_values)
+    return out
+
+
+def linear_proxy_panel(n_unpaired: int = 5000, batch_size: int = 50, pseudo_pair_rule: str = "global_top_b",
+                       noise_std: float = 0.3, n_pairs: int = 300, seed: int = 0) -> dict:
+    """The live widget on the linear-SVD pseudo-pair proxy: one setting, one seed, closed-form SVDs.
+
+    Returns:
+        dict with ``paired_only``, ``pseudo`` (with pseudo pairs), ``oracle`` (sinΘ to U1), ``precision`` and the
+        inputs under ``settings``.
+    """
+    noise_std = check_real("noise_std", noise_std, low=0.0, low_open=True)
+    res = unpaired_linear_proxy((0, n_unpaired), (seed,), n_pairs=check_int("n_pairs", n_pairs, low=2),
+                                noise_std=noise_std, batch_size=batch_size, pseudo_pair_rule=pseudo_pair_rule)
+    return {"paired_only": float(res["sin_theta"][0, 0]), "pseudo": float(res["sin_theta"][1, 0]),
+            "oracle": float(res["oracle"][1, 0]), "precision": float(res["precision"][1, 0]),
+            "settings": dict(n_unpaired=n_unpaired, batch_size=batch_size, pseudo_pair_rule=pseudo_pair_rule,
+                             noise_std=noise_std, n_pairs=n_pairs, seed=seed)}
+
+
+def unpaired_lookup(sweeps: dict, n_unpaired: int, pseudo_pair_rule: str = "global_top_b") -> dict:
+    """The cached-sweep widget: one (N, rule) cell of precomputed :func:`unpaired_sweep` results.
+
+    Args:
+        sweeps: dict rule -> :func:`unpaired_sweep` result (trained once in the notebook's batch cell).
+        n_unpaired: one of the swept N.
+
+    Returns:
+        dict with per-seed ``paired_acc``, ``unpaired_acc``, ``pseudo_pair_precision`` (S,) and ``settings``.
+    """
+    sweep = sweeps[check_choice("pseudo_pair_rule", pseudo_pair_rule, tuple(sweeps))]
+    hits = np.flatnonzero(sweep["n_unpaired"] == n_unpaired)
+    if hits.size == 0:
+        raise ValueError(f"n_unpaired must be one of {sweep['n_unpaired'].tolist()}, got {n_unpaired!r}")
+    k = int(hits[0])
+    out = {key: sweep[key][k] for key in ("paired_acc", "unpaired_acc", "pseudo_pair_precision")}
+    out["settings"] = dict(n_unpaired=int(n_unpaired), pseudo_pair_rule=pseudo_pair_rule)
     return out
 
 
@@ -576,24 +620,92 @@ def _class_retrieval(enc_a, enc_b, split) -> float:
     return float(np.mean(pred == split["labels"]))
 
 
+SEMI_PAIR_RULES = ("argmax", "mutual", "transposed")
+
+
 def semi_supervised_proxy(seed: int = 0, *, paired_epochs: int = 100, unpaired_epochs: int = 60,
                           loop_epochs: int = 5, paired_lr: float = 2e-3, unpaired_lr: float = 2e-4,
-                          batch_size: int = 64, refresh_factor: float = 1.1, data: dict | None = None) -> dict:
-    """Paired-only, semi-supervised (pseudo pairs from a frozen teacher) and oracle training on the proxy.
-
-    Phase 1: symmetric CLIP (cosine, tau = 1) on the paired split. Then, from that model, either the
-    semi-supervised phase — unpaired batches whose pseudo pairs are the frozen teacher's row and column
-    argmaxes (clean indexing, not the official transposed quirk); after every ``loop_epochs`` epochs the student
-    replaces the teacher if its validation accuracy exceeds ``refresh_factor`` times the best so far — or the
-    oracle phase, the same epochs with the true (class) pairs. ``unpaired_lr`` is 10x the official 2e-5 because
-    the proxy's unpaired pool is ~50x smaller (a documented deviation).
-
-    Reproduces: Nakada et al. 2023, §5.3 (digest §4 E3) on a digits proxy.
+                          batch_size: int = 64, refresh_factor: float = 1.1, pair_rule: str = "argmax",
+                          data: dict | None = None) -> dict:
+    """One seed, one pseudo-pair rule of :func:`semi_supervised_study` (the same arguments).
 
     Returns:
         dict with per-epoch test accuracy curves ``paired`` (paired_epochs,), ``semi`` and ``oracle``
         (unpaired_epochs,), their maxima ``paired_max``, ``semi_max``, ``oracle_max``, ``teacher_repeat``
-        (mean fraction of batch items the teacher's column argmax selects more than once), ``refreshes``.
+        (mean fraction of batch items the teacher's column argmax selects more than once), ``refreshes``, and
+        ``precision`` (unpaired_epochs,): per epoch, the fraction of used pseudo pairs whose classes match.
+    """
+    common, rules = _semi_supervised_runs(seed, (pair_rule,), paired_epochs=paired_epochs,
+                                          unpaired_epochs=unpaired_epochs, loop_epochs=loop_epochs,
+                                          paired_lr=paired_lr, unpaired_lr=unpaired_lr, batch_size=batch_size,
+                                          refresh_factor=refresh_factor, data=data)
+    return {**common, **rules[pair_rule]}
+
+
+def semi_supervised_study(seeds=(0, 1, 2, 3, 4), pair_rules=SEMI_PAIR_RULES, **kwargs) -> dict:
+    """Paired-only, semi-supervised (one run per pseudo-pair rule) and oracle curves over seeds, on the proxy.
+
+    Phase 1: symmetric CLIP (cosine, tau = 1) on the paired split. Then, from that model, either the
+    semi-supervised phase — unpaired batches whose pseudo pairs come from a frozen teacher's logits; after every
+    ``loop_epochs`` epochs the student replaces the teacher if its validation accuracy exceeds ``refresh_factor``
+    times the best so far — or the oracle phase, the same epochs with the true (class) pairs. ``unpaired_lr`` is
+    10x the official 2e-5 because the proxy's unpaired pool is ~50x smaller (a documented deviation).
+
+    Pseudo-pair rules (``pair_rule``):
+        ``"argmax"``: clean indexing — each B column is paired with the teacher's best A row and each A row with
+            its best B column (the pairs the teacher already ranks first).
+        ``"mutual"``: only pairs that are each other's argmax (a confidence filter).
+        ``"transposed"``: the official code's index quirk — A row j is paired with B item ``best_row[j]``. Batches
+            hold class-aligned pairs in hidden positions, so this pair is a *fresh* same-class pair exactly when the
+            teacher is right: it uses the hidden alignment and is not a pure unpaired method.
+
+    Reproduces: Nakada et al. 2023, §5.3 (digest §4 E3) on a digits proxy (:func:`class_paired_modalities`).
+
+    Args:
+        seeds: seeds of the data split, the towers and the batch orders.
+        pair_rules: rules from ``SEMI_PAIR_RULES`` (each trains its own student from the same phase-1 model,
+            on the same batch order).
+        **kwargs: the keyword arguments of :func:`semi_supervised_proxy` other than ``pair_rule``.
+
+    Returns:
+        dict with ``seeds``, ``paired`` (S, paired_epochs), ``oracle`` (S, unpaired_epochs), ``paired_max`` and
+        ``oracle_max`` (S,), and ``rules``: rule -> {``semi`` (S, unpaired_epochs), ``semi_max`` (S,), ``precision``
+        (S, unpaired_epochs), ``teacher_repeat`` (S,), ``refreshes`` (S,)}.
+    """
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    runs = [_semi_supervised_runs(s, tuple(pair_rules), **kwargs) for s in seeds]
+    out = {"seeds": seeds, **{k: np.stack([np.asarray(c[k]) for c, _ in runs])
+                              for k in ("paired", "oracle", "paired_max", "oracle_max")}}
+    out["rules"] = {rule: {k: np.stack([np.asarray(r[rule][k]) for _, r in runs])
+                           for k in ("semi", "semi_max", "precision", "teacher_repeat", "refreshes")}
+                    for rule in pair_rules}
+    return out
+
+
+def semi_lookup(study: dict, pair_rule: str = "argmax") -> dict:
+    """The E3 widget: the curves of one pseudo-pair rule from a :func:`semi_supervised_study` result.
+
+    Returns:
+        dict with ``paired``, ``semi``, ``oracle`` (S, epochs), ``precision``, their seed-mean maxima and ``pair_rule``.
+    """
+    rule = study["rules"][check_choice("pair_rule", pair_rule, tuple(study["rules"]))]
+    return {"paired": study["paired"], "semi": rule["semi"], "oracle": study["oracle"], "precision": rule["precision"],
+            "paired_max": float(study["paired"].mean(0).max()), "semi_max": float(rule["semi"].mean(0).max()),
+            "oracle_max": float(study["oracle"].mean(0).max()), "pair_rule": pair_rule}
+
+
+def _semi_supervised_runs(seed: int, pair_rules: tuple, *, paired_epochs: int = 100, unpaired_epochs: int = 60,
+                          loop_epochs: int = 5, paired_lr: float = 2e-3, unpaired_lr: float = 2e-4,
+                          batch_size: int = 64, refresh_factor: float = 1.1, data: dict | None = None):
+    """One seed of :func:`semi_supervised_study`: phase 1, the oracle phase, and one semi phase per rule.
+
+    Reproduces: Nakada et al. 2023, §5.3 (digest §4 E3) on a digits proxy.
+
+    Returns:
+        ``(common, rules)``: common = {``paired``, ``oracle`` curves, ``paired_max``, ``oracle_max``}; rules = rule ->
+        {``semi`` curve, ``semi_max``, ``precision`` per epoch, ``teacher_repeat``, ``refreshes``}.
     """
     import copy
 
@@ -603,25 +715,31 @@ def semi_supervised_proxy(seed: int = 0, *, paired_epochs: int = 100, unpaired_e
     from ..losses import clip_loss
     from ..models import make_tower
 
+    seed = check_int("seed", seed, low=0)
+    for rule in pair_rules:
+        check_choice("pair_rule", rule, SEMI_PAIR_RULES)
+    batch_size = check_int("batch_size", batch_size, low=2)
     data = data if data is not None else class_paired_modalities(seed)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     enc_a = make_tower(16, 16, hidden_dim=16, seed=seed, device="cpu")
     enc_b = make_tower(16, 16, hidden_dim=16, seed=seed + 1, device="cpu")
 
     def logits(model_a, model_b, a, b):
         return F.normalize(model_a(a), dim=1) @ F.normalize(model_b(b), dim=1).T  # tau = 1
 
-    def run_epochs(models, split, epochs, lr, pair_rule, teacher=None, val=None, refresh=None):
+    def run_epochs(models, split, epochs, lr, source, phase, pair_rule=None, teacher=None, val=None, refresh=None):
+        gen = torch.Generator().manual_seed(seed * 10 + phase)  # every rule sees the same batch order
         opt = torch.optim.AdamW([p for m in models for p in m.parameters()], lr=lr)
         a_all, b_all = torch.as_tensor(split["a"]), torch.as_tensor(split["b"])
-        curve, repeats = [], []
+        split_labels = torch.as_tensor(split["labels"])
+        curve, repeats, precision = [], [], []
         for epoch in range(epochs):
+            hits = []
             order = torch.randperm(len(a_all), generator=gen)  # class-aligned pairs, shuffled jointly
             for lo in range(0, len(order) - 1, batch_size):
                 idx = order[lo:lo + batch_size]
                 a, b = a_all[idx], b_all[idx]
                 lg = logits(*models, a, b)
-                if pair_rule == "true":
+                if source == "true":
                     loss = clip_loss(lg, torch.eye(len(idx)), temperature=1.0)  # z_a z_b^T = lg
                 else:
                     with torch.no_grad():
@@ -630,29 +748,47 @@ def semi_supervised_proxy(seed: int = 0, *, paired_epochs: int = 100, unpaired_e
                         best_col = t_lg.argmax(1)  # for each A row, the teacher's B column
                         counts = torch.bincount(best_row, minlength=len(idx))
                         repeats.append(float((counts > 1).sum()) / len(idx))
+                        labels = split_labels[idx]
                     cols = torch.arange(len(idx))
-                    v1 = lg[best_row, cols]
-                    v2 = lg[cols, best_col]
-                    loss = 0.5 * ((-v1.mean() + lg.logsumexp(0).mean()) + (-v2.mean() + lg.logsumexp(1).mean()))
+                    if pair_rule in ("argmax", "transposed"):  # every row and every column gets its argmax
+                        keep_c = keep_r = torch.ones(len(idx), dtype=torch.bool)
+                    else:  # "mutual": only pairs that are each other's argmax (a confidence filter)
+                        keep_r = best_row[best_col] == cols
+                        keep_c = best_col[best_row] == cols
+                    if not keep_r.any():
+                        continue
+                    hits.append(float((labels[best_col][keep_r] == labels[keep_r]).float().mean()))
+                    if pair_rule == "transposed":  # the official index quirk: (A j, B best_row[j]), (A best_col[i], B i)
+                        v1, v2 = lg[cols, best_row], lg[best_col, cols]
+                    else:
+                        v1 = lg[best_row, cols][keep_c]
+                        v2 = lg[cols, best_col][keep_r]
+                    loss = 0.5 * ((-v1.mean() + lg.logsumexp(0)[keep_c].mean())
+                                  + (-v2.mean() + lg.logsumexp(1)[keep_r].mean()))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
             curve.append(_class_retrieval(*models, data["test"]))
+            precision.append(float(np.mean(hits)) if hits else float("nan"))
             if refresh is not None and (epoch + 1) % loop_epochs == 0:
                 score = _class_retrieval(*models, val)
                 if score > refresh_factor * teacher["best"]:
                     teacher.update(models=copy.deepcopy(models), best=score)
                     refresh["count"] += 1
-        return curve, repeats
+        return curve, repeats, precision
 
-    paired_curve, _ = run_epochs((enc_a, enc_b), data["paired"], paired_epochs, paired_lr, "true")
+    paired_curve, _, _ = run_epochs((enc_a, enc_b), data["paired"], paired_epochs, paired_lr, "true", 0)
     start = copy.deepcopy((enc_a, enc_b))
-    teacher = {"models": copy.deepcopy(start), "best": _class_retrieval(*start, data["val"])}
-    refresh = {"count": 0}
-    semi_curve, repeats = run_epochs(copy.deepcopy(start), data["unpaired"], unpaired_epochs, unpaired_lr, "teacher",
-                                     teacher=teacher, val=data["val"], refresh=refresh)
-    oracle_curve, _ = run_epochs(copy.deepcopy(start), data["unpaired"], unpaired_epochs, unpaired_lr, "true")
-    return {"paired": np.array(paired_curve), "semi": np.array(semi_curve), "oracle": np.array(oracle_curve),
-            "paired_max": float(max(paired_curve)), "semi_max": float(max(semi_curve)),
-            "oracle_max": float(max(oracle_curve)), "teacher_repeat": float(np.mean(repeats)),
-            "refreshes": refresh["count"]}
+    oracle_curve, _, _ = run_epochs(copy.deepcopy(start), data["unpaired"], unpaired_epochs, unpaired_lr, "true", 2)
+    common = {"paired": np.array(paired_curve), "oracle": np.array(oracle_curve),
+              "paired_max": float(max(paired_curve)), "oracle_max": float(max(oracle_curve))}
+    rules = {}
+    for rule in pair_rules:
+        teacher = {"models": copy.deepcopy(start), "best": _class_retrieval(*start, data["val"])}
+        refresh = {"count": 0}
+        curve, repeats, precision = run_epochs(copy.deepcopy(start), data["unpaired"], unpaired_epochs, unpaired_lr,
+                                               "teacher", 1, pair_rule=rule, teacher=teacher, val=data["val"],
+                                               refresh=refresh)
+        rules[rule] = {"semi": np.array(curve), "semi_max": float(max(curve)), "precision": np.array(precision),
+                       "teacher_repeat": float(np.mean(repeats)), "refreshes": refresh["count"]}
+    return common, rules
