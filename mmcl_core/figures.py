@@ -437,9 +437,14 @@ def plot_svd_steps(result: dict):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, (ax, ax_b) = plt.subplots(1, 2, figsize=(10, 3.5), constrained_layout=True)
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    # No constrained layout and few log ticks: this figure redraws on every widget move (text layout dominates).
+    fig, (ax, ax_b) = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"wspace": 0.3})
     ax.semilogy(result["step_norms"] + 1e-18, label=f"η = {result['eta']:g}")
     ax.semilogy(result["full_step_norms"] + 1e-18, "--", label=f"full step η = 1/ρ = {1 / result['rho']:g}")
+    ax.yaxis.set_major_locator(LogLocator(numticks=6))  # after semilogy, which installs its own locator
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step")
     ax.set_ylabel("‖M_{t+1} − M_t‖_F")
     ax.set_title(f"M ← SVD_r((1−ηρ)M + η S(β)),  τ = {result['temperature']:g}", fontsize=10)
