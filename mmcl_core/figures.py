@@ -19,7 +19,8 @@ __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start
            "plot_resampling_table", "plot_resampling_lookup",
            "plot_rate_curves", "plot_method_comparison", "plot_recovery_panel", "plot_svd_steps",
            "plot_unpaired_sweep", "plot_linear_proxy", "plot_semi_curves", "plot_unpaired_lookup",
-           "plot_linear_proxy_panel"]
+           "plot_linear_proxy_panel", "plot_grouped_bars", "plot_xue_table", "plot_xue_closed_panel",
+           "plot_sim_panel"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -561,3 +562,88 @@ def plot_linear_proxy_panel(result: dict):
     ax.set_title(f"N = {st['n_unpaired']}, B = {st['batch_size']}, {st['pseudo_pair_rule']}: "
                  f"precision {result['precision']:.2f}", fontsize=9)
     return fig
+
+
+_TEST_LABELS = {"id": "in-distribution", "ood_independent": "OOD: cue independent", "ood_flipped": "OOD: cue flipped"}
+_METHOD_STYLE = {"mmcl": ("MMCL, rich captions", "tab:blue"), "mmcl_label_only": ("MMCL, label-only captions", "tab:cyan"),
+                 "supervised": ("supervised (cross-entropy)", "tab:red")}
+
+
+def plot_grouped_bars(groups: dict, *, title: str, ylabel: str = "accuracy", ylim=(0.0, 1.02), reference=None):
+    """Grouped bars: ``groups`` name -> {bar label -> value}; optional horizontal reference (value, label)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(groups)
+    labels = list(next(iter(groups.values())))
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(names) + 2), 3.4))
+    for j, label in enumerate(labels):
+        xs = np.arange(len(names)) + (j - (len(labels) - 1) / 2) * width
+        bars = ax.bar(xs, [groups[n][label] for n in names], width, label=_TEST_LABELS.get(label, label))
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    if reference is not None:
+        ax.axhline(reference[0], color="grey", ls=":", label=reference[1])
+    ax.set_xticks(np.arange(len(names)), names, fontsize=8)
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_xue_table(table: dict, *, test: str = "ood_flipped"):
+    """Accuracy against sigma_core per method: closed form (lines) and simulation (markers), plus the weights ratio."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_w) = plt.subplots(1, 2, figsize=(10, 3.6))
+    s = table["sigma_core"]
+    for m, (label, color) in _METHOD_STYLE.items():
+        ax.plot(s, table["closed"][m][test], "-", color=color, label=f"{label} (closed form)")
+        if "simulated" in table:
+            ax.plot(s, table["simulated"][m][test], "o", color=color, ms=5)
+        ratio = table["closed"][m]["w_core"] / table["closed"][m]["w_spu"]
+        ax_w.semilogy(s, ratio, "-", color=color, label=label)
+        if "simulated" in table:
+            ax_w.semilogy(s, table["simulated"][m]["w_core"] / table["simulated"][m]["w_spu"], "o", color=color, ms=5)
+    ax.plot(s, table["bayes_core_only"], "k:", label="core-only Bayes Φ(β/σ_core)")
+    ax.set_xlabel("core spread σ_core")
+    ax.set_ylabel(_TEST_LABELS[test] + " accuracy")
+    ax.set_title("closed form (lines) vs simulation (dots)", fontsize=10)
+    ax.legend(fontsize=7)
+    ax_w.set_xlabel("core spread σ_core")
+    ax_w.set_ylabel("w_core / w_spu")
+    ax_w.set_title("intra-class contrasting: who the classifier listens to", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_xue_closed_panel(result: dict):
+    """The closed-form widget: the three methods' accuracy over sigma_core on the chosen test, the setting marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.8, 3.4))
+    grid, key = result["sigma_grid"], result["test_key"]
+    for m, (label, color) in _METHOD_STYLE.items():
+        ax.plot(grid, result["curves"][m], color=color, label=label)
+        ax.plot(result["settings"]["sigma_core"], result["methods"][m][key], "o", color=color)
+    ax.plot(grid, result["bayes"], "k:", label="core-only Bayes")
+    ax.axvline(result["settings"]["sigma_core"], color="grey", lw=0.8)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("core spread σ_core")
+    ax.set_ylabel(_TEST_LABELS[key])
+    st = result["settings"]
+    ax.set_title(f"p_train={st['p_train']:g}, σ_spu={st['sigma_spu']:g}, β={st['beta']:g}, α={st['alpha']:g}, "
+                 f"q_core={st['q_core']:g}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sim_panel(result: dict):
+    """The simulation widget: bars of the three test accuracies."""
+    st = result["settings"]
+    return plot_grouped_bars({"MMCL (linear loss)": {k: result[k] for k in ("id", "ood_independent", "ood_flipped")}},
+                             title=f"K={st['n_classes']}, rank p={st['rank']}, n={st['n']}, prompt={st['prompt']}, "
+                                   f"q=({st['q_core']:g}, {st['q_spu']:g}, {st['q_det']:g})")
