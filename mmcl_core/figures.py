@@ -20,7 +20,7 @@ __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start
            "plot_rate_curves", "plot_method_comparison", "plot_recovery_panel", "plot_svd_steps",
            "plot_unpaired_sweep", "plot_linear_proxy", "plot_semi_curves", "plot_unpaired_lookup",
            "plot_linear_proxy_panel", "plot_grouped_bars", "plot_xue_table", "plot_xue_closed_panel",
-           "plot_sim_panel"]
+           "plot_sim_panel", "plot_effective_robustness"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -647,3 +647,28 @@ def plot_sim_panel(result: dict):
     return plot_grouped_bars({"MMCL (linear loss)": {k: result[k] for k in ("id", "ood_independent", "ood_flipped")}},
                              title=f"K={st['n_classes']}, rank p={st['rank']}, n={st['n']}, prompt={st['prompt']}, "
                                    f"q=({st['q_core']:g}, {st['q_spu']:g}, {st['q_det']:g})")
+
+
+def plot_effective_robustness(er: dict):
+    """Shifted against in-distribution accuracy per method, with each method's linear fit (effective robustness)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.8, 4.0))
+    lo = min(min(v.min() for v in er["id"].values()), 0.5)
+    xs = np.linspace(lo, 1.0, 20)
+    for m, color in zip(er["id"], plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        ax.plot(er["id"][m], er["shifted"][m], "o", color=color,
+                label=f"{m} (ER {er['effective_robustness'][m]:+.3f})")
+        slope, intercept = er["fits"][m]
+        if np.isfinite(slope):
+            ax.plot(xs, slope * xs + intercept, "-", color=color, lw=0.8)
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8, label="y = x")
+    ax.set_xlim(lo - 0.02, 1.0)
+    ax.set_ylim(0, 1.0)
+    ax.set_xlabel("in-distribution accuracy (colour as in training)")
+    ax.set_ylabel(f"accuracy under {er['shift']}")
+    ax.set_title("effective robustness: offset above the supervised line", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

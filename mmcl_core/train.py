@@ -22,7 +22,7 @@ from .data.augment import augment
 from .device import get_device
 from .losses import LearnableTemperature, clip_loss, nt_xent_loss
 
-__all__ = ["train_contrastive"]
+__all__ = ["train_contrastive", "train_supervised"]
 
 
 def _as_tensor(name, a, device):
@@ -125,3 +125,51 @@ def train_contrastive(image_tower: torch.nn.Module, images, *, mode: str = "clip
     if text_head is not None:
         text_head.eval()
     return {"history": history, "seconds": time.perf_counter() - start, "device": str(dev)}
+
+
+def train_supervised(tower: torch.nn.Module, images, labels, *, n_classes: int, epochs: int = 30,
+                     batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 1e-4, seed: int = 0,
+                     device: str = "auto") -> tuple:
+    """Cross-entropy training of ``tower`` plus a linear classification head (the supervised baseline).
+
+    Args:
+        tower: module mapping (b, C, 8, 8) images to (b, k) features; updated in place.
+        images: (n, C, 8, 8) images; labels: (n,) ints in [0, n_classes).
+        epochs, batch_size, lr, weight_decay: AdamW schedule (constant learning rate), as :func:`train_contrastive`.
+
+    Returns:
+        ``(head, run)``: the trained linear head (seeded with ``seed + 1``) and a dict with ``history`` (``loss`` per epoch),
+        ``seconds``, ``device``.
+    """
+    epochs = check_int("epochs", epochs, low=1)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    n_classes = check_int("n_classes", n_classes, low=2)
+    dev = get_device(device)
+    x = _as_tensor("images", images, dev)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=dev)
+    if y.shape != (x.shape[0],) or int(y.min()) < 0 or int(y.max()) >= n_classes:
+        raise ValueError(f"labels must be {x.shape[0]} integers in [0, {n_classes}), got shape {tuple(y.shape)}")
+    with torch.no_grad():
+        width = tower(x[:2]).shape[1]
+    from .models import make_tower
+
+    head = make_tower(width, n_classes, n_hidden=0, seed=seed + 1, device=dev)  # a seeded linear head
+    optimiser = torch.optim.AdamW(list(tower.parameters()) + list(head.parameters()), lr=check_real("lr", lr, low=0.0,
+                                  low_open=True), weight_decay=check_real("weight_decay", weight_decay, low=0.0))
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    history = {"loss": []}
+    start = time.perf_counter()
+    tower.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=gen, device=dev)
+        losses = []
+        for lo in range(0, len(y), batch_size):
+            idx = order[lo:lo + batch_size]
+            loss = F.cross_entropy(head(tower(x[idx])), y[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+        history["loss"].append(float(np.mean(losses)))
+    tower.eval()
+    return head, {"history": history, "seconds": time.perf_counter() - start, "device": str(dev)}

@@ -97,3 +97,22 @@ def test_probes_on_separable_features():
         zero_shot_accuracy(x, np.eye(3), y)
     with pytest.raises(ValueError, match="finite"):
         linear_probe(np.full((4, 2), np.nan), y[:4], x[:4, :2], y[:4])
+
+
+def test_train_supervised_learns_and_checks_labels():
+    import numpy as np
+
+    from mmcl_core.models import make_tower
+    from mmcl_core.train import train_supervised
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = (rng.standard_normal((300, 1, 8, 8)) * 0.3 + y[:, None, None, None]).astype(np.float32)
+    tower = make_tower(64, 16, hidden_dim=32, seed=0, device="cpu")
+    head, run = train_supervised(tower, x, y, n_classes=3, epochs=30, batch_size=64, device="cpu")
+    assert run["history"]["loss"][-1] < run["history"]["loss"][0]
+    import torch
+    with torch.no_grad():
+        assert (head(tower(torch.as_tensor(x))).argmax(1).numpy() == y).mean() > 0.95
+    with pytest.raises(ValueError, match="labels"):
+        train_supervised(make_tower(64, 16, seed=0, device="cpu"), x, y + 5, n_classes=3, epochs=1, device="cpu")

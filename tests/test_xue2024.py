@@ -117,3 +117,27 @@ def test_infonce_small_run_is_deterministic_and_differs_from_linear_with_annotat
 def test_bad_input_names_the_argument(kwargs, error, match):
     with pytest.raises(error, match=match):
         xue.zero_shot_accuracy(**kwargs)
+
+
+def test_effective_robustness_is_the_offset_above_the_baseline_line():
+    ids = np.array([0.6, 0.7, 0.8])
+    study = {"shifts": ["colour:correlated", "colour:adversarial"], "methods": ("supervised", "clip"),
+             "accuracy": {"supervised": np.column_stack([ids, 2 * ids - 1.0]),
+                          "clip": np.column_stack([ids, 2 * ids - 0.9])}}
+    er = xue.effective_robustness(study, "colour:adversarial")
+    assert np.allclose(er["fits"]["supervised"], (2.0, -1.0)) and abs(er["effective_robustness"]["clip"] - 0.1) < 1e-12
+    with pytest.raises(ValueError, match="shift"):
+        xue.effective_robustness(study, "colour:correlated")
+
+
+def test_real_data_robustness_small_run():
+    sets = xue.real_data_shift_sets()
+    assert set(sets["sets"]) == {"colour:correlated", "colour:independent", "colour:adversarial", "style:blur",
+                                 "style:thicken", "style:rotate", "style:invert"}
+    study = xue.real_data_robustness((0.5, 1.0), methods=("supervised", "clip_level0"), epochs=5, device="cpu")
+    for acc in study["accuracy"].values():
+        assert acc.shape == (2, 7) and acc[-1, 0] > 0.6  # well above chance in distribution
+    again = xue.real_data_robustness((0.5, 1.0), methods=("supervised", "clip_level0"), epochs=5, device="cpu")
+    assert all(np.array_equal(study["accuracy"][m], again["accuracy"][m]) for m in study["methods"])
+    with pytest.raises(ValueError, match="method"):
+        xue.real_data_robustness(methods=("clip_level9",))

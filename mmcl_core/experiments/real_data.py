@@ -81,11 +81,13 @@ def prompt_retrieval(model=None, seed: int = 0, cache_dir=None) -> dict:
 def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False, p_color: float = 0.9,
                 test_color_mode: str = "independent", background_strength: float = 0.0, n_styles: int = 6,
                 pixel_noise_std: float = 0.0, test_fraction: float = 0.25, seed: int = 0, model=None,
-                cache_dir=None) -> dict:
+                cache_dir=None, caption_kwargs: dict | None = None) -> dict:
     """Image-caption pairs on a seeded stratified split, with caption embeddings.
 
     ``background_strength > 0`` draws each image over one of ``n_styles`` background patterns chosen
     independently of the class: a cross-class nuisance that SimCLR's augmentations preserve.
+    ``caption_kwargs`` go to :func:`mmcl_core.data.captions.make_captions` (e.g. ``color_prob=0`` for level-2
+    captions with style words but no colour).
 
     Returns:
         dict with ``train``/``test`` sub-dicts (``images`` (n, C, 8, 8), ``labels``, ``captions``,
@@ -103,7 +105,7 @@ def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False,
         x = digits.compose(images[idx], color_ids=color_ids, background_ids=bg_ids, n_styles=n_styles,
                            background_strength=background_strength, noise_std=pixel_noise_std, rng=rng)
         c = cap.make_captions(y, level, rng=rng, noise_rate=noise_rate, color_ids=color_ids,
-                              style_words={k: v[idx] for k, v in words.items()})
+                              style_words={k: v[idx] for k, v in words.items()}, **(caption_kwargs or {}))
         out[split] = {"images": x, "labels": y, "captions": c["captions"], "color_ids": color_ids, "background_ids": bg_ids,
                       "text": embed_captions(c["captions"], model, cache_dir=cache_dir)}
     return out
