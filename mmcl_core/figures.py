@@ -623,7 +623,9 @@ def plot_xue_closed_panel(result: dict):
     """The closed-form widget: the three methods' accuracy over sigma_core on the chosen test, the setting marked."""
     import matplotlib.pyplot as plt
 
+    # Redrawn on every widget move: a fixed layout and a fixed legend place (no tight_layout, no "best" search).
     fig, ax = plt.subplots(figsize=(5.8, 3.4))
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.15, top=0.9)
     grid, key = result["sigma_grid"], result["test_key"]
     for m, (label, color) in _METHOD_STYLE.items():
         ax.plot(grid, result["curves"][m], color=color, label=label)
@@ -636,8 +638,7 @@ def plot_xue_closed_panel(result: dict):
     st = result["settings"]
     ax.set_title(f"p_train={st['p_train']:g}, σ_spu={st['sigma_spu']:g}, β={st['beta']:g}, α={st['alpha']:g}, "
                  f"q_core={st['q_core']:g}", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.legend(fontsize=7, loc="lower left")
     return fig
 
 
