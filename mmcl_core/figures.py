@@ -20,7 +20,7 @@ __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start
            "plot_rate_curves", "plot_method_comparison", "plot_recovery_panel", "plot_svd_steps",
            "plot_unpaired_sweep", "plot_linear_proxy", "plot_semi_curves", "plot_unpaired_lookup",
            "plot_linear_proxy_panel", "plot_grouped_bars", "plot_xue_table", "plot_xue_closed_panel",
-           "plot_sim_panel", "plot_effective_robustness"]
+           "plot_sim_panel", "plot_effective_robustness", "plot_figure1", "plot_phase_diagram", "plot_phase_heatmap"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -672,4 +672,70 @@ def plot_effective_robustness(er: dict):
     ax.set_title("effective robustness: offset above the supervised line", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
+    return fig
+
+
+def plot_figure1(single: dict, multi: dict):
+    """Huang et al. Figure 1: loss, OOD accuracy, signal learning, noise memorisation against epoch (mean +- sd)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+    panels = (("loss", "training loss"), ("ood_accuracy", "OOD test accuracy"),
+              ("signal_max", "signal learning max_r |γ_r|"), ("noise_max", "noise memorisation max ρ_{r,i}"))
+    for ax, (key, label) in zip(axes, panels):
+        for res, name, color in ((single, "single-modal", "tab:red"), (multi, "multi-modal", "tab:blue")):
+            h = res["history"]
+            x = h["probe_steps"] if key == "ood_accuracy" else np.arange(h[key].shape[1])
+            mean, sd = h[key].mean(0), h[key].std(0)
+            ax.plot(x, mean, color=color, label=name)
+            ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_title(label, fontsize=10)
+    axes[1].set_ylim(0.4, 1.02)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_phase_diagram(pd: dict, *, windows: bool = True):
+    """OOD accuracy against n SNR^2: single-modal and multi-modal per C_mu, with the paper's proof windows."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.2, 3.8))
+    x = pd["n_snr2"]
+    ax.semilogx(x, pd["single"].mean(1), "o-", color="tab:red", label="single-modal")
+    for c, row in zip(pd["c_mu"], pd["multi"]):
+        ax.semilogx(x, row.mean(1), "s-", label=f"multi-modal, C_μ = {c:g}")
+    if windows:
+        ax.axvspan(x.min(), 1.8, color="tab:red", alpha=0.06, label="single fails if n·SNR² ≤ 1.8 (sufficient)")
+        ax.axvspan(1.7, x.max(), color="tab:blue", alpha=0.06, label="multi succeeds if ≥ 1.7, C_μ > 2.66 (sufficient)")
+    ax.axhline(0.8, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("n · SNR²")
+    ax.set_ylabel("OOD accuracy")
+    ax.set_ylim(0.4, 1.02)
+    ax.set_title("phase diagram (proof windows are sufficient conditions, not thresholds)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_phase_heatmap(result: dict):
+    """The phase-diagram widget: multi-modal minus single-modal OOD accuracy over (n SNR^2, C_mu), one cell marked."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    pd = result["pd"]
+    gap = pd["multi"].mean(2) - pd["single"].mean(1)[None, :]
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig.subplots_adjust(left=0.14, right=0.92, bottom=0.16, top=0.88)
+    im = ax.imshow(gap, origin="lower", aspect="auto", cmap="RdBu", vmin=-0.5, vmax=0.5)
+    ax.set_xticks(np.arange(len(pd["n_snr2"])), [f"{v:.2g}" for v in pd["n_snr2"]], fontsize=7)
+    ax.set_yticks(np.arange(len(pd["c_mu"])), [f"{v:.2g}" for v in pd["c_mu"]], fontsize=7)
+    ax.plot(result["i_snr"], result["i_cmu"], "k*", ms=12)
+    fig.colorbar(im, ax=ax, label="multi − single")
+    ax.set_xlabel("n · SNR²")
+    ax.set_ylabel("C_μ")
+    ax.set_title(f"n·SNR² = {result['n_snr2']:.2g}, C_μ = {result['c_mu']:.2g}: single {result['single']:.2f}, "
+                 f"multi {result['multi']:.2f}", fontsize=9)
     return fig

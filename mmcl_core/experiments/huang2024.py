@@ -1,0 +1,487 @@
+"""Huang et al. (NeurIPS 2024): multi-modal contrastive learning learns the signal where single-modal
+contrastive learning memorises noise.
+
+Two-patch data ``x = [y mu, xi]`` (image) and ``x~ = [y mu~, xi~]`` (text, ``||mu~|| = C_mu ||mu||``, ``mu~ _|_ mu``,
+independent noises); one-hidden-layer ReLU encoders with weights shared across the two patches; the stop-gradient
+InfoNCE of the paper (negatives of the opposite label); full-batch gradient descent (digest §1).
+
+Every GD update lies in span{mu, xi_1..xi_n} (the augmented noise enters only through stop-gradient factors), so the
+weights are exactly ``w_r = w_r(0) + gamma_r mu/||mu||^2 + sum_i rho_ri xi_i/||xi_i||^2`` (the paper's signal-noise
+decomposition, Eq. 11) and training needs only Gram matrices of the drawn vectors. Many models (seeds x settings) are
+simulated at once as one batched tensor program; :func:`train_direct` is the d-dimensional autograd version used to
+check it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .._checks import check_choice, check_int, check_real
+
+__all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "FIGURE1", "n_snr2", "stage1_theory", "draw_grams",
+           "train_batched", "train_direct", "probe_accuracy", "figure1", "phase_diagram", "stage1_rates", "phase_lookup",
+           "crossing"]
+
+MODES = ("single", "multi")
+NEGATIVES = ("opposite", "all")
+NU_DIRECTIONS = ("parallel", "orthogonal")
+PROBES = ("ood", "train")
+FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0, c_mu=3.0, noise_std=1.0,
+               aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the digest
+
+
+def n_snr2(n: int, mu_norm: float, noise_std: float, d: int) -> float:
+    """The paper's control parameter n * SNR^2 = n ||mu||^2 / (noise_std^2 d)."""
+    return n * mu_norm ** 2 / (noise_std ** 2 * d)
+
+
+def stage1_theory(*, d: int, n: int, m: int, lr: float, mu_norm: float, c_mu: float, noise_std: float,
+                  temperature: float, init_std: float, **_) -> dict:
+    """Stage-1 growth rates and end times from the paper's constants (digest §2.3).
+
+    Returns:
+        dict with ``single_signal_rate`` (upper bound, log-growth per step), ``single_noise_rate`` (lower bound),
+        ``single_ratio`` (0.54 n SNR^2), ``multi_signal_rate`` (lower bound), ``multi_noise_rate`` (upper bound),
+        ``t1_single``, ``t1_multi``.
+    """
+    eta, tau = lr, temperature
+    noise_step = eta * noise_std ** 2 * d / (n * m * tau)
+    return {"single_signal_rate": float(np.log1p(0.52 * eta * mu_norm ** 2 / (m * tau))),
+            "single_noise_rate": float(np.log1p(0.96 * noise_step)),
+            "single_ratio": 0.54 * n_snr2(n, mu_norm, noise_std, d),
+            "multi_signal_rate": float(np.log1p(0.48 * c_mu * eta * mu_norm ** 2 / (m * tau))),
+            "multi_noise_rate": float(np.log1p(1.06 * noise_step)),
+            "t1_single": float(np.log(20 / (init_std * noise_std * np.sqrt(d))) / np.log1p(0.96 * noise_step)),
+            "t1_multi": float(np.log(20 / (init_std * mu_norm)) / np.log1p(0.48 * c_mu * eta * mu_norm ** 2 / (m * tau)))}
+
+
+def _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std):
+    check_int("d", d, low=2)
+    check_int("n", n, low=4)
+    check_int("m", m, low=1)
+    check_int("n_test", n_test, low=2)
+    check_real("mu_norm", mu_norm, low=0.0, low_open=True)
+    check_real("c_mu", c_mu, low=0.0, low_open=True)
+    check_real("noise_std", noise_std, low=0.0, low_open=True)
+    check_real("aug_std", aug_std, low=0.0)
+    check_real("nu_norm", nu_norm, low=0.0, low_open=True)
+    check_real("init_std", init_std, low=0.0, low_open=True)
+
+
+def _side(gen, d, n, m, mu, noise_std, init_std, extra):
+    """Initial weights, noise patches and the query Grams of one encoder side of one model (float64 torch).
+
+    For each set of query vectors V (rows) returns ``(W0 V^T (m, k), mu.V/||mu||^2 (k,), Xi V^T/||xi||^2 (n, k))``
+    so that ``<w_r(t), v> = A0 + gamma_r a + rho_r X``.
+    """
+    import torch
+
+    W0 = init_std * torch.randn(m, d, generator=gen, dtype=torch.float64)
+    Xi = noise_std * torch.randn(n, d, generator=gen, dtype=torch.float64)
+    xi_sq = (Xi ** 2).sum(1)
+    mu_sq = float(mu @ mu)
+
+    def queries(V):
+        return W0 @ V.T, (V @ mu) / mu_sq, (Xi @ V.T) / xi_sq[:, None]
+
+    out = {"mu": queries(mu[None]), "xi": queries(Xi), "xi_sq": xi_sq, "mu_sq": mu_sq, "W0": W0, "Xi": Xi}
+    for name, make in extra.items():
+        V = make(Xi)
+        out[name] = queries(V)
+        out[name + "_vectors"] = V
+    return out
+
+
+def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m: int = 50, n_test: int = 200,
+               mu_norm: float = 5.0, c_mu: float = 3.0, noise_std: float = 1.0, aug_std: float = 0.1,
+               nu_norm: float = 2.0, nu_direction: str = "parallel", init_std: float = 0.01,
+               keep_vectors: bool = False) -> dict:
+    """Draw one model's data and initial weights; return everything training needs as Gram blocks.
+
+    ``mu = mu_norm e_1``, ``mu~ = c_mu mu_norm e_2``; labels y_i uniform in {-1, +1}; one augmented noise patch
+    ``xi_i + eps_i`` per sample (single mode, as in Eq. 7); OOD test signal ``nu`` parallel to ``mu`` (the paper's
+    experiment) or a random direction, nearly orthogonal to ``mu`` (its theory); 2 x n_test OOD test points (a probe
+    half and an evaluation half).
+
+    Returns:
+        dict of float64 torch tensors (``keep_vectors`` also keeps the d-dimensional vectors, for checks).
+    """
+    import torch
+
+    check_choice("mode", mode, MODES)
+    check_choice("nu_direction", nu_direction, NU_DIRECTIONS)
+    _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    y = torch.randint(0, 2, (n,), generator=gen).double() * 2 - 1
+    y_test = torch.randint(0, 2, (2 * n_test,), generator=gen).double() * 2 - 1
+    mu = torch.zeros(d, dtype=torch.float64)
+    mu[0] = mu_norm
+    if nu_direction == "parallel":
+        nu = mu * (nu_norm / mu_norm)
+    else:
+        direction = torch.randn(d, generator=gen, dtype=torch.float64)
+        nu = nu_norm * direction / direction.norm()
+    extra = {"nu": lambda Xi: nu[None],
+             "zeta": lambda Xi: noise_std * torch.randn(2 * n_test, d, generator=gen, dtype=torch.float64)}
+    if mode == "single":
+        extra["aug"] = lambda Xi: Xi + aug_std * torch.randn(n, d, generator=gen, dtype=torch.float64)
+    img = _side(gen, d, n, m, mu, noise_std, init_std, extra)
+    out = {"y": y, "y_test": y_test, "image": img}
+    if mode == "multi":
+        mu_t = torch.zeros(d, dtype=torch.float64)
+        mu_t[1] = c_mu * mu_norm
+        out["text"] = _side(gen, d, n, m, mu_t, noise_std, init_std, {})
+        out["text"]["mu_vector"] = mu_t
+    img["mu_vector"] = mu
+    if not keep_vectors:
+        for side in ("image", "text"):
+            if side in out:
+                for key in [k for k in out[side] if k.endswith("_vectors") or k in ("W0", "Xi")]:
+                    del out[side][key]
+    return out
+
+
+def _stack(draws, side, key):
+    import torch
+
+    first = draws[0][side][key]
+    if isinstance(first, tuple):
+        return tuple(torch.stack([dr[side][key][j] for dr in draws]) for j in range(3))
+    if isinstance(first, float):
+        return torch.tensor([dr[side][key] for dr in draws], dtype=torch.float64)
+    return torch.stack([dr[side][key] for dr in draws])
+
+
+def _inner(q, gamma, rho):
+    """<w_r, v> for every neuron and query: (B, m, k) from A0 (B, m, k), a (B, k), X (B, n, k)."""
+    A0, a, X = q
+    return A0 + gamma[:, :, None] * a[:, None, :] + rho @ X
+
+
+def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs: int = 200,
+                  temperature: float = 0.1, negatives: str = "opposite", track_every: int = 10,
+                  probe: str = "ood", device: str = "auto") -> dict:
+    """Full-batch GD of many models at once, in the exact signal-noise coordinates (gamma, rho).
+
+    Args:
+        draws: list of :func:`draw_grams` dicts with equal shapes (one per model; same ``mode``).
+        negatives: ``"opposite"`` (the paper: negatives are the opposite-label samples) or ``"all"`` (all j != i).
+        track_every: steps between OOD-probe evaluations (0: only at the end).
+        probe: ``"ood"`` (logistic probe fitted on fresh OOD points, scored on others) or ``"train"`` (fitted on the
+            pre-training images' embeddings).
+
+    Returns:
+        dict with per-step ``loss``, ``signal_max`` (max_r |gamma_r|), ``signal_mean``, ``noise_max`` (max rho),
+        ``noise_mean`` (mean of the positive rho), ``log_signal``/``log_noise`` (log max_r |<w_r, mu>|, log max
+        <w_r, xi_i>) — each (B, epochs + 1); ``probe_steps`` and ``ood_accuracy`` (B, K); ``sign_flips`` (B,) neurons
+        whose sign(<w_r, mu>) at the end differs from the start, among those the sign-invariance lemmas cover (all
+        neurons for single; for multi those with sign<w_r, mu> = sign<w~_r, mu~> at the start, Lemma D.3);
+        ``inactive_memorised`` (B,) count of (r, i) with
+        <w_r(0), xi_i> < 0 whose rho became non-zero; ``sign_agreement`` (B, epochs + 1) fraction of neurons with
+        sign<w_r, mu> = sign<w~_r, mu~> (multi); ``seconds``.
+    """
+    import torch
+
+    from ..device import get_device
+
+    check_choice("mode", mode, MODES)
+    check_choice("negatives", negatives, NEGATIVES)
+    check_choice("probe", probe, PROBES)
+    epochs = check_int("epochs", epochs, low=1)
+    tau = check_real("temperature", temperature, low=0.0, low_open=True)
+    eta = check_real("lr", lr, low=0.0, low_open=True)
+    if any(("text" in dr) != (mode == "multi") for dr in draws):
+        raise ValueError(f"draws must all be drawn with mode={mode!r}")
+    dev = get_device(device)
+    start = time.perf_counter()
+    to = lambda t: t.to(dev) if isinstance(t, torch.Tensor) else tuple(x.to(dev) for x in t)  # noqa: E731
+    sides = ("image", "text") if mode == "multi" else ("image",)
+    G = {s: {k: to(_stack(draws, s, k)) for k in ("mu", "xi", "xi_sq", "mu_sq")} for s in sides}
+    G["image"].update({k: to(_stack(draws, "image", k)) for k in ("nu", "zeta") + (("aug",) if mode == "single" else ())})
+    y = to(torch.stack([dr["y"] for dr in draws]))  # (B, n)
+    y_test = to(torch.stack([dr["y_test"] for dr in draws]))
+    B, n = y.shape
+    m = G["image"]["mu"][0].shape[1]
+    state = {s: [torch.zeros(B, m, device=dev, dtype=torch.float64),
+                 torch.zeros(B, m, n, device=dev, dtype=torch.float64)] for s in sides}
+    opposite = y[:, :, None] != y[:, None, :]
+    neg_mask = opposite if negatives == "opposite" else ~torch.eye(n, dtype=torch.bool, device=dev).expand(B, n, n)
+    relu = torch.relu
+    hist = {k: torch.zeros(B, epochs + 1, dtype=torch.float64) for k in
+            ("loss", "signal_max", "signal_mean", "noise_max", "noise_mean", "log_signal", "log_noise",
+             "sign_agreement")}
+    probe_steps, ood = [], []
+    inactive0 = G["image"]["xi"][0] < 0  # (B, m, n)
+    sign0 = None
+
+    def acts(side):
+        gamma, rho = state[side]
+        P = _inner(G[side]["mu"], gamma, rho)[:, :, 0]  # (B, m) <w_r, mu>
+        Q = _inner(G[side]["xi"], gamma, rho)  # (B, m, n) <w_r, xi_i>
+        return P, Q
+
+    blocked = ~neg_mask  # entries that are neither the positive nor a negative
+    diag_idx = torch.arange(n, device=dev)
+
+    def weights_from(S_pos, S_mat):
+        """Softmax weights over [positive, negatives]; returns loss (B,), C (B, n, n) with C_ii = c_i0."""
+        logits = (S_mat / tau).masked_fill(blocked, -torch.inf)
+        logits[:, diag_idx, diag_idx] = S_pos / tau
+        lse = torch.logsumexp(logits, dim=2)
+        p = (logits - lse[:, :, None]).exp_()
+        p_pos = p[:, diag_idx, diag_idx]
+        C = p.div_(n * tau)
+        C[:, diag_idx, diag_idx] = -(1 - p_pos) / (n * tau)
+        return (lse - S_pos / tau).mean(1), C
+
+    def probe_acc(P, Q):
+        feats_test = (relu(y_test[:, :, None] * _inner(G["image"]["nu"], *state["image"])[:, :, 0][:, None, :])
+                      + relu(_inner(G["image"]["zeta"], *state["image"]).transpose(1, 2)))  # (B, 2 n_test, m)
+        if probe == "train":
+            feats_fit = relu(y[:, :, None] * P[:, None, :]) + relu(Q.transpose(1, 2))
+            return probe_accuracy(feats_fit, y, feats_test[:, : feats_test.shape[1] // 2],
+                                  y_test[:, : feats_test.shape[1] // 2])
+        half = feats_test.shape[1] // 2
+        return probe_accuracy(feats_test[:, :half], y_test[:, :half], feats_test[:, half:], y_test[:, half:])
+
+    for t in range(epochs + 1):
+        P, Q = acts("image")
+        H1, H2 = relu(y[:, :, None] * P[:, None, :]), relu(Q.transpose(1, 2))  # (B, n, m) signal / noise patch
+        if mode == "multi":
+            Pt, Qt = acts("text")
+            G1, G2 = relu(y[:, :, None] * Pt[:, None, :]), relu(Qt.transpose(1, 2))
+            S_hg = (H1 @ G1.transpose(1, 2) + H2 @ G2.transpose(1, 2)) / m  # S_hg[i, j] = Sim(x_i, x~_j)
+            loss_i, C_i = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg)
+            loss_t, C_t = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg.transpose(1, 2))
+            loss = loss_i + loss_t
+            grads = {"image": (C_i @ G1, C_i @ G2, y, P, Q), "text": (C_t @ H1, C_t @ H2, y, Pt, Qt)}
+        else:
+            H2hat = relu(_inner(G["image"]["aug"], *state["image"]).transpose(1, 2))
+            S = (H1 @ H1.transpose(1, 2) + H2 @ H2.transpose(1, 2)) / m
+            S_pos = ((H1 * H1).sum(2) + (H2 * H2hat).sum(2)) / m
+            loss, C = weights_from(S_pos, S)
+            diag = torch.diagonal(C, dim1=1, dim2=2)
+            C_off = C - torch.diag_embed(diag)
+            grads = {"image": (C_off @ H1 + diag[:, :, None] * H1, C_off @ H2 + diag[:, :, None] * H2hat, y, P, Q)}
+        gamma, rho = state["image"]
+        hist["loss"][:, t] = loss.cpu()
+        hist["signal_max"][:, t] = gamma.abs().amax(1).cpu()
+        hist["signal_mean"][:, t] = gamma.abs().mean(1).cpu()
+        hist["noise_max"][:, t] = rho.amax((1, 2)).cpu()
+        hist["noise_mean"][:, t] = rho.clamp(min=0).mean((1, 2)).cpu()
+        hist["log_signal"][:, t] = P.abs().amax(1).log().cpu()
+        hist["log_noise"][:, t] = Q.amax((1, 2)).clamp(min=1e-300).log().cpu()
+        if mode == "multi":
+            hist["sign_agreement"][:, t] = (torch.sign(P) == torch.sign(Pt)).double().mean(1).cpu()
+        if sign0 is None:  # neurons the invariance lemma covers: all (single), same initial sign in both (multi)
+            sign0 = torch.sign(P)
+            covered = torch.ones_like(P, dtype=torch.bool) if mode == "single" else torch.sign(P) == torch.sign(Pt)
+        if (track_every and t % track_every == 0) or t == epochs:
+            probe_steps.append(t)
+            ood.append(probe_acc(P, Q))
+        if t == epochs:
+            break
+        for side, (Ppart, Npart, ys, Pside, Qside) in grads.items():
+            g_mu = ((Pside[:, None, :] * ys[:, :, None] > 0).double() * ys[:, :, None] * Ppart).sum(1) / m  # (B, m)
+            g_xi = (Qside > 0).double() * Npart.transpose(1, 2) / m  # (B, m, n)
+            state[side][0] = state[side][0] - eta * g_mu * G[side]["mu_sq"][:, None]
+            state[side][1] = state[side][1] - eta * g_xi * G[side]["xi_sq"][:, None, :]
+    gamma, rho = state["image"]
+    P, _ = acts("image")
+    return {**{k: v.numpy() for k, v in hist.items()}, "probe_steps": np.array(probe_steps),
+            "ood_accuracy": np.stack(ood, 1), "sign_flips": ((torch.sign(P) != sign0) & covered).sum(1).cpu().numpy(),
+            "inactive_memorised": ((rho != 0) & inactive0).sum((1, 2)).cpu().numpy(),
+            "gamma": gamma.cpu().numpy(), "rho": rho.cpu().numpy(), "seconds": time.perf_counter() - start}
+
+
+def probe_accuracy(feats_fit, y_fit, feats_eval, y_eval) -> np.ndarray:
+    """Per model: a logistic-regression probe fitted on one set of features, accuracy on another.
+
+    Shapes: feats (B, k, m), y (B, k) in {-1, +1}. Features are standardised with the fit set's statistics.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    out = []
+    for f_fit, t_fit, f_eval, t_eval in zip(*(np.asarray(a.cpu() if hasattr(a, "cpu") else a)
+                                              for a in (feats_fit, y_fit, feats_eval, y_eval))):
+        mean, std = f_fit.mean(0), f_fit.std(0) + 1e-12
+        if len(np.unique(t_fit)) < 2:
+            out.append(float(np.mean(t_eval == t_fit[0])))
+            continue
+        clf = LogisticRegression(C=1.0, max_iter=1000).fit((f_fit - mean) / std, t_fit)
+        out.append(float(np.mean(clf.predict((f_eval - mean) / std) == t_eval)))
+    return np.array(out)
+
+
+def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: int = 20, temperature: float = 0.1,
+                 negatives: str = "opposite") -> dict:
+    """The same GD in d dimensions with autograd and ``detach()`` as stop-gradient (one model; for checks).
+
+    Args:
+        draw: :func:`draw_grams` with ``keep_vectors=True``.
+
+    Returns:
+        dict with the loss per step (epochs + 1,), the final ``W`` (m, d) (and ``W_text``), and the final
+        ``gamma``/``rho`` read off by least squares in span{mu, xi_1..n}.
+    """
+    import torch
+
+    img = draw["image"]
+    y, n = draw["y"], len(draw["y"])
+    mu, Xi = img["mu_vector"], img["Xi"]
+    W = img["W0"].clone().requires_grad_(True)
+    Wt = draw["text"]["W0"].clone().requires_grad_(True) if mode == "multi" else None
+    mask = (y[:, None] != y[None, :]) if negatives == "opposite" else ~torch.eye(n, dtype=torch.bool)
+    m = W.shape[0]
+
+    def patches(Wm, signal, noise):
+        return torch.relu(y[:, None] * (Wm @ signal)[None, :]), torch.relu(noise @ Wm.T)  # (n, m) each
+
+    def nce(S_pos, S_mat):
+        logits = torch.where(mask, S_mat, torch.full_like(S_mat, -torch.inf)) / temperature
+        logits = logits.clone()
+        logits[torch.arange(n), torch.arange(n)] = S_pos / temperature
+        return -(logits.diagonal() - torch.logsumexp(logits, 1)).mean()
+
+    losses = []
+    params = [W] + ([Wt] if Wt is not None else [])
+    for t in range(epochs + 1):
+        H1, H2 = patches(W, mu, Xi)
+        if mode == "multi":
+            txt = draw["text"]
+            G1, G2 = patches(Wt, txt["mu_vector"], txt["Xi"])
+            S_hg = (H1 @ G1.detach().T + H2 @ G2.detach().T) / m
+            S_gh = (G1 @ H1.detach().T + G2 @ H2.detach().T) / m
+            loss = nce(S_hg.diagonal(), S_hg) + nce(S_gh.diagonal(), S_gh)
+        else:
+            H2hat = torch.relu(img["aug_vectors"] @ W.T)
+            S = (H1 @ H1.detach().T + H2 @ H2.detach().T) / m
+            loss = nce((H1 * H1.detach()).sum(1) / m + (H2 * H2hat.detach()).sum(1) / m, S)
+        losses.append(float(loss.detach()))
+        if t == epochs:
+            break
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p -= lr * g
+    basis = torch.cat([(mu / (mu @ mu))[None], Xi / (Xi ** 2).sum(1, keepdim=True)])  # rows: mu/|mu|^2, xi_i/|xi_i|^2
+    coef = torch.linalg.lstsq(basis.T, (W.detach() - img["W0"]).T).solution.T  # (m, 1 + n)
+    out = {"loss": np.array(losses), "W": W.detach(), "gamma": coef[:, 0].numpy(), "rho": coef[:, 1:].numpy()}
+    if Wt is not None:
+        out["W_text"] = Wt.detach()
+    return out
+
+
+def _draws(seeds, mode, params):
+    keys = ("d", "n", "m", "n_test", "mu_norm", "c_mu", "noise_std", "aug_std", "nu_norm", "nu_direction", "init_std")
+    return [draw_grams(s, mode=mode, **{k: params[k] for k in keys if k in params}) for s in seeds]
+
+
+def _train_keys(params):
+    return {k: params[k] for k in ("lr", "epochs", "temperature", "negatives", "track_every", "probe", "device")
+            if k in params}
+
+
+def figure1(mode: str = "multi", seed: int = 0, *, seeds=None, **params) -> dict:
+    """Figure 1 of the paper for one mode: loss, OOD accuracy, signal learning and noise memorisation over epochs.
+
+    Reproduces: Huang et al. 2024, Figure 1 (synthetic experiment, §6).
+
+    Args:
+        mode: ``"single"`` or ``"multi"``.
+        seed: the model's seed (ignored when ``seeds`` is given: then every seed trains at once, batched).
+        **params: overrides of :data:`FIGURE1` and the training options of :func:`train_batched`.
+
+    Returns:
+        dict with ``initial_loss``, ``final_loss``, ``ood_accuracy``, ``signal_max``, ``noise_max`` (means over
+        seeds of the final values) and ``history`` (the :func:`train_batched` dict, arrays (S, ...)).
+    """
+    check_choice("mode", mode, MODES)
+    unknown = set(params) - set(FIGURE1) - {"negatives", "track_every", "probe", "device", "nu_direction"}
+    if unknown:
+        raise TypeError(f"unknown parameters {sorted(unknown)}; allowed: {sorted(FIGURE1)} and training options")
+    p = {**FIGURE1, **params}
+    seeds = [seed] if seeds is None else list(seeds)
+    hist = train_batched(_draws(seeds, mode, p), mode=mode, **_train_keys(p))
+    return {"initial_loss": float(hist["loss"][:, 0].mean()), "final_loss": float(hist["loss"][:, -1].mean()),
+            "ood_accuracy": float(hist["ood_accuracy"][:, -1].mean()),
+            "signal_max": float(hist["signal_max"][:, -1].mean()), "noise_max": float(hist["noise_max"][:, -1].mean()),
+            "history": hist, "mode": mode, "params": p}
+
+
+def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1.0, 3.0), seeds=(0, 1, 2),
+                  **params) -> dict:
+    """Final OOD accuracy of both modes over n SNR^2 (through ||mu||) and C_mu; every model trained at once.
+
+    Args:
+        snr_values: values of n SNR^2; ``mu_norm = sqrt(value * noise_std^2 d / n)``.
+        c_mu_values: text-signal ratios ||mu~|| / ||mu||.
+        seeds: seeds per cell.
+        **params: overrides of :data:`FIGURE1` and training options (``track_every`` is forced to 0); the OOD signal
+            norm keeps its ratio ``nu_norm / mu_norm`` to the swept ``||mu||``.
+
+    Returns:
+        dict with ``n_snr2`` (A,), ``c_mu`` (C,), ``single`` (A, S) and ``multi`` (C, A, S) accuracies (single-modal
+        training does not see the text, so it has no C_mu axis), ``seconds``, ``models``.
+    """
+    p = {**FIGURE1, **params, "track_every": 0}
+    snr_values = [check_real("n_snr2", v, low=0.0, low_open=True) for v in snr_values]
+    seeds = list(seeds)
+    mu_norms = [float(np.sqrt(v * p["noise_std"] ** 2 * p["d"] / p["n"])) for v in snr_values]
+    start = time.perf_counter()
+    nu_ratio = p["nu_norm"] / p["mu_norm"]  # the OOD signal keeps its ratio to ||mu|| (0.4 in Figure 1)
+    single_draws = [draw for mu in mu_norms
+                    for draw in _draws(seeds, "single", {**p, "mu_norm": mu, "nu_norm": nu_ratio * mu})]
+    single = train_batched(single_draws, mode="single", **_train_keys(p))["ood_accuracy"][:, -1]
+    multi_draws = [draw for c in c_mu_values for mu in mu_norms
+                   for draw in _draws(seeds, "multi", {**p, "mu_norm": mu, "c_mu": c, "nu_norm": nu_ratio * mu})]
+    multi = train_batched(multi_draws, mode="multi", **_train_keys(p))["ood_accuracy"][:, -1]
+    A, C, S = len(snr_values), len(c_mu_values), len(seeds)
+    return {"n_snr2": np.array(snr_values), "c_mu": np.array(c_mu_values, dtype=float),
+            "single": single.reshape(A, S), "multi": multi.reshape(C, A, S),
+            "seconds": time.perf_counter() - start, "models": len(single_draws) + len(multi_draws)}
+
+
+def stage1_rates(history: dict, start: int = 10, stop: int = 30) -> dict:
+    """Stage-1 log-growth slopes (least squares over steps ``start..stop``) of max_r |<w_r, mu>| and
+    max_{r,i} <w_r, xi_i>, per model.
+
+    The first few steps are a transient: the maxima are still dominated by their initial values (and, for
+    multi-modal training, by neurons whose two modalities disagree in sign), so the default window starts at step 10
+    and ends before the growth saturates.
+
+    Returns:
+        dict with ``signal`` and ``noise`` (B,) slopes per step and their ``ratio``.
+    """
+    start, stop = check_int("start", start, low=0), check_int("stop", stop, low=start + 2)
+    t = np.arange(start, stop + 1)
+    sig = np.polyfit(t, history["log_signal"][:, start: stop + 1].T, 1)[0]
+    noi = np.polyfit(t, history["log_noise"][:, start: stop + 1].T, 1)[0]
+    return {"signal": sig, "noise": noi, "ratio": sig / noi}
+
+
+def phase_lookup(pd: dict, n_snr2: float, c_mu: float) -> dict:
+    """The phase-diagram widget: the cached cell nearest to (n SNR^2, C_mu).
+
+    Returns:
+        dict with the chosen grid values, ``single`` and ``multi`` mean accuracies, indices and the sweep ``pd``.
+    """
+    i = int(np.argmin(np.abs(np.log(pd["n_snr2"]) - np.log(check_real("n_snr2", n_snr2, low=0.0, low_open=True)))))
+    j = int(np.argmin(np.abs(pd["c_mu"] - check_real("c_mu", c_mu, low=0.0, low_open=True))))
+    return {"n_snr2": float(pd["n_snr2"][i]), "c_mu": float(pd["c_mu"][j]), "i_snr": i, "i_cmu": j,
+            "single": float(pd["single"][i].mean()), "multi": float(pd["multi"][j, i].mean()), "pd": pd}
+
+
+def crossing(x, acc, level: float = 0.8) -> float:
+    """The n SNR^2 at which a mean accuracy curve first exceeds ``level`` (log-linear interpolation; inf if never)."""
+    acc = np.asarray(acc)
+    above = np.flatnonzero(acc > level)
+    if above.size == 0:
+        return float("inf")
+    k = int(above[0])
+    if k == 0:
+        return float(x[0])
+    lx0, lx1 = np.log(x[k - 1]), np.log(x[k])
+    return float(np.exp(lx0 + (level - acc[k - 1]) / (acc[k] - acc[k - 1]) * (lx1 - lx0)))

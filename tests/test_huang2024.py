@@ -1,0 +1,74 @@
+"""Huang et al. 2024: the exact span-basis simulation against autograd in d dimensions, formulas, Figure-1 ordering."""
+
+import numpy as np
+import pytest
+
+from mmcl_core.experiments import huang2024 as huang
+
+SMALL = dict(d=300, n=20, m=8, n_test=20, mu_norm=3.0)
+
+
+@pytest.mark.parametrize("mode", huang.MODES)
+@pytest.mark.parametrize("negatives", huang.NEGATIVES)
+def test_span_basis_training_equals_direct_autograd(mode, negatives):
+    draw = huang.draw_grams(0, mode=mode, keep_vectors=True, **SMALL)
+    fast = huang.train_batched([draw], mode=mode, epochs=20, lr=0.05, track_every=0, negatives=negatives)
+    direct = huang.train_direct(draw, mode=mode, epochs=20, lr=0.05, negatives=negatives)
+    assert np.allclose(fast["loss"][0], direct["loss"], rtol=0, atol=1e-12)
+    assert np.allclose(fast["gamma"][0], direct["gamma"], atol=1e-12)
+    assert np.allclose(fast["rho"][0], direct["rho"], atol=1e-12)
+    assert np.abs(direct["rho"]).max() > 0.1  # the run actually moved
+
+
+def test_batched_models_are_independent_of_their_batch():
+    draws = [huang.draw_grams(s, mode="multi", **SMALL) for s in range(3)]
+    together = huang.train_batched(draws, mode="multi", epochs=10, track_every=0)
+    alone = huang.train_batched(draws[1:2], mode="multi", epochs=10, track_every=0)
+    assert np.allclose(together["rho"][1], alone["rho"][0], atol=1e-12)
+    assert np.allclose(together["ood_accuracy"][1], alone["ood_accuracy"][0])
+
+
+def test_initial_loss_is_log_of_one_plus_negatives_at_tiny_init():
+    draw = huang.draw_grams(0, mode="multi", init_std=1e-9, **SMALL)
+    res = huang.train_batched([draw], mode="multi", epochs=1, track_every=0)
+    y = draw["y"].numpy()
+    M = np.array([(y != yi).sum() for yi in y])
+    assert abs(res["loss"][0, 0] - 2 * np.mean(np.log1p(M))) < 1e-6
+
+
+def test_stage1_constants_and_crossing():
+    th = huang.stage1_theory(**huang.FIGURE1)
+    assert abs(th["single_ratio"] - 0.54 * 1.25) < 1e-12
+    assert abs(th["multi_signal_rate"] - np.log1p(0.48 * 3 * 0.01 * 25 / (50 * 0.1))) < 1e-12
+    assert abs(huang.n_snr2(100, 5.0, 1.0, 2000) - 1.25) < 1e-12
+    x = np.array([0.1, 1.0, 10.0])
+    assert abs(huang.crossing(x, [0.5, 0.7, 0.9]) - np.sqrt(10)) < 1e-9  # halfway in log between 1 and 10
+    assert huang.crossing(x, [0.5, 0.6, 0.7]) == np.inf
+
+
+def test_figure1_ordering_over_two_seeds():
+    single = huang.figure1("single", seeds=(0, 1), track_every=0)
+    multi = huang.figure1("multi", seeds=(0, 1), track_every=0)
+    assert single["final_loss"] < 0.1 and multi["final_loss"] < 0.1
+    assert multi["ood_accuracy"] > single["ood_accuracy"] + 0.15
+    assert multi["signal_max"] > 3 * single["signal_max"] and single["noise_max"] > multi["noise_max"]
+    assert np.all(multi["history"]["sign_flips"] == 0)  # Lemma D.3: covered neurons keep their sign
+
+
+def test_phase_lookup_picks_the_nearest_cell():
+    pd = {"n_snr2": np.array([0.2, 1.0, 5.0]), "c_mu": np.array([1.0, 3.0]),
+          "single": np.array([[0.5], [0.6], [1.0]]), "multi": np.array([[[0.5], [0.6], [1.0]], [[0.5], [0.9], [1.0]]])}
+    cell = huang.phase_lookup(pd, 1.3, 2.8)
+    assert (cell["n_snr2"], cell["c_mu"], cell["multi"], cell["single"]) == (1.0, 3.0, 0.9, 0.6)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: huang.figure1("both"), ValueError, "mode"),
+    (lambda: huang.figure1("multi", width=3), TypeError, "unknown parameters"),
+    (lambda: huang.draw_grams(0, mu_norm=0.0), ValueError, "mu_norm"),
+    (lambda: huang.train_batched([huang.draw_grams(0, mode="single", **SMALL)], mode="multi"), ValueError, "draws"),
+    (lambda: huang.phase_diagram((0.0,)), ValueError, "n_snr2"),
+])
+def test_bad_input_names_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
