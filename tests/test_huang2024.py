@@ -72,3 +72,19 @@ def test_phase_lookup_picks_the_nearest_cell():
 def test_bad_input_names_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_batched_probe_matches_scikit_learn():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    B, k, m = 6, 120, 10
+    y, ye = rng.choice([-1.0, 1.0], (B, k)), rng.choice([-1.0, 1.0], (B, k))
+    direction = rng.standard_normal((B, 1, m))
+    X = rng.standard_normal((B, k, m)) + 0.4 * y[:, :, None] * direction
+    Xe = rng.standard_normal((B, k, m)) + 0.4 * ye[:, :, None] * direction
+    ours = huang.probe_accuracy(X, y, Xe, ye)
+    for b in range(B):
+        mean, std = X[b].mean(0), X[b].std(0) + 1e-12
+        clf = LogisticRegression(C=1.0, max_iter=2000, tol=1e-10).fit((X[b] - mean) / std, y[b])
+        assert ours[b] == np.mean(clf.predict((Xe[b] - mean) / std) == ye[b])
