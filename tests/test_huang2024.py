@@ -88,3 +88,18 @@ def test_batched_probe_matches_scikit_learn():
         mean, std = X[b].mean(0), X[b].std(0) + 1e-12
         clf = LogisticRegression(C=1.0, max_iter=2000, tol=1e-10).fit((X[b] - mean) / std, y[b])
         assert ours[b] == np.mean(clf.predict((Xe[b] - mean) / std) == ye[b])
+
+
+def test_colored_digits_reverses_the_colour_rule_and_the_table_runs():
+    data = huang.colored_digits(seed=0)
+    tr, te = data["train"], data["test"]
+    assert tr["images"].shape[1:] == (3, 8, 8) and len(tr["labels"]) + len(te["labels"]) == 1797
+    own_train = np.mean(tr["color_ids"] == tr["labels"] % 10)
+    own_test = np.mean(te["color_ids"] == (te["labels"] + 1) % 10)
+    assert 0.73 < own_train < 0.82 and 0.71 < own_test < 0.84  # p_color = 0.775 in both, permuted at test
+    assert 0.06 < np.mean(tr["labels"] != tr["true_labels"]) < 0.14  # 10 % label noise
+    table = huang.colored_digits_table(("multi_ideal_digit", "multi_ideal_digit_colour"), epochs=2, data=data,
+                                       device="cpu")
+    assert all(0 <= v["train"] <= 1 and 0 <= v["test"] <= 1 for v in table.values())
+    with pytest.raises(ValueError, match="caption_digit"):
+        huang.colored_digits_table(("multi_ideal_digit",), caption_digit="label", data=data)
