@@ -422,15 +422,20 @@ def plot_recovery_panel(result: dict):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
-    names = ["MMCL", "masking-CL", "PCA"]
-    vals = [result["mmcl"], result["unimodal"], result["pca"]]
-    bars = ax.bar(names, vals, color=["tab:blue", "tab:red", "grey"])
-    ax.bar_label(bars, fmt="%.3f")
-    ax.set_ylabel("‖sinΘ(·, U₁)‖_F")
     st = result["settings"]
-    ax.set_title(f"n={st['n']}, ε={st['eps']:g}, {st['coherence']}, "
-                 f"{'heteroskedastic' if st['heteroskedastic'] else 'isotropic'}", fontsize=9)
+    _labelled_bars(ax, {"MMCL": (result["mmcl"], "tab:blue"), "masking-CL": (result["unimodal"], "tab:red"),
+                        "PCA": (result["pca"], "grey")}, ylabel="‖sinΘ(·, U₁)‖_F",
+                   title=f"n={st['n']}, ε={st['eps']:g}, {st['coherence']}, "
+                         f"{'heteroskedastic' if st['heteroskedastic'] else 'isotropic'}")
     return fig
+
+
+def _labelled_bars(ax, bars: dict, *, ylabel: str, title: str):
+    """Bars name -> (value, colour), each labelled with its value to 3 decimals."""
+    drawn = ax.bar(list(bars), [v for v, _ in bars.values()], color=[c for _, c in bars.values()])
+    ax.bar_label(drawn, fmt="%.3f")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
 
 
 def plot_svd_steps(result: dict):
@@ -554,13 +559,11 @@ def plot_linear_proxy_panel(result: dict):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
-    bars = ax.bar(["paired only", "+ pseudo pairs", "oracle"],
-                  [result["paired_only"], result["pseudo"], result["oracle"]], color=["grey", "tab:blue", "tab:orange"])
-    ax.bar_label(bars, fmt="%.3f")
-    ax.set_ylabel("‖sinΘ(Û₁, U₁)‖_F")
     st = result["settings"]
-    ax.set_title(f"N = {st['n_unpaired']}, B = {st['batch_size']}, {st['pseudo_pair_rule']}: "
-                 f"precision {result['precision']:.2f}", fontsize=9)
+    _labelled_bars(ax, {"paired only": (result["paired_only"], "grey"), "+ pseudo pairs": (result["pseudo"], "tab:blue"),
+                        "oracle": (result["oracle"], "tab:orange")}, ylabel="‖sinΘ(Û₁, U₁)‖_F",
+                   title=f"N = {st['n_unpaired']}, B = {st['batch_size']}, {st['pseudo_pair_rule']}: "
+                         f"precision {result['precision']:.2f}")
     return fig
 
 
