@@ -153,7 +153,7 @@ def _error_outputs(nb) -> list[str]:
     return found
 
 
-def _run_one(path: Path, out_dir: Path, parameters: dict, device: str) -> dict:
+def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_timeout: float | None = None) -> dict:
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -173,7 +173,8 @@ def _run_one(path: Path, out_dir: Path, parameters: dict, device: str) -> dict:
     try:
         with _environment(**env):
             papermill.execute_notebook(str(path), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-                                       progress_bar=False, cwd=str(path.parent), log_output=False)
+                                       progress_bar=False, cwd=str(path.parent), log_output=False,
+                                       execution_timeout=cell_timeout)
         leftovers = _error_outputs(nbformat.read(str(executed), as_version=4))
         if leftovers:
             record.update(status="failed", error="error output(s) not raised by the kernel: " + "; ".join(leftovers))
@@ -191,7 +192,8 @@ def _run_one(path: Path, out_dir: Path, parameters: dict, device: str) -> dict:
 
 
 def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest", parameters: dict | None = None,
-              device: str = "auto", notebook_dir=None, progress: bool = True, stream=None) -> dict:
+              device: str = "auto", notebook_dir=None, progress: bool = True, stream=None,
+              cell_timeout: float | None = 1200.0) -> dict:
     """Execute the notebooks in order with papermill and write ``<out>/summary.json``.
 
     Args:
@@ -203,6 +205,8 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
         notebook_dir: folder with the notebooks (default: found automatically).
         progress: show a progress bar over notebooks.
         stream: where to print the table and errors (default stdout).
+        cell_timeout: seconds one cell may run before the notebook fails (None: no limit); a stalled kernel then
+            fails its notebook instead of hanging the run.
 
     Returns:
         The summary dict: ``{"profile", "device", "notebooks": {name: {status, seconds, metrics,
@@ -231,7 +235,7 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
             params = {"profile": profile, **{k: v for k, v in parameters.items() if k in info["parameters"]}}
             if "device" in info["parameters"]:
                 params["device"] = device
-            record = _run_one(path, out_dir, params, device)
+            record = _run_one(path, out_dir, params, device, cell_timeout)
             summary["notebooks"][path.stem] = record
             if record["status"] != "ok":
                 print(f"\nFAILED {path.name}: {record['error']}", file=stream)
@@ -270,7 +274,8 @@ def _cmd_list(args) -> int:
 def _cmd_reproduce(args) -> int:
     params = dict(parse_parameter(p) for p in args.parameter)
     summary = reproduce(profile=args.profile, only=args.only, out=args.out, parameters=params,
-                        device=args.device, notebook_dir=args.notebook_dir, progress=not args.no_progress)
+                        device=args.device, notebook_dir=args.notebook_dir, progress=not args.no_progress,
+                        cell_timeout=args.cell_timeout or None)
     failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
     return 1 if failed else 0
 
@@ -287,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="torch device (default auto)")
     rep.add_argument("--notebook-dir", metavar="DIR", help="folder with the notebooks (default: found)")
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rep.add_argument("--cell-timeout", metavar="SECONDS", type=float, default=1200.0,
+                     help="fail a notebook whose cell runs longer than this (default 1200; 0: no limit)")
     rep.set_defaults(func=_cmd_reproduce)
     lst = sub.add_parser("list", help="describe each notebook, its parameters and runtime")
     lst.add_argument("--only", metavar="GLOB")

@@ -164,3 +164,20 @@ def test_reproduce_runs_notebooks_with_its_own_interpreter(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["notebooks"]["00_which_python"]["metrics"] == {"same_interpreter": True}
+
+
+@pytest.mark.slow
+def test_a_stalled_cell_fails_its_notebook_instead_of_hanging(tmp_path):
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    params = nbformat.v4.new_code_cell('profile: str = "quick"  # profile')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
+    nbformat.write(nb, str(nb_dir / "00_stalls.ipynb"))
+    start = time.perf_counter()
+    summary = cli.reproduce(out=tmp_path / "out", notebook_dir=nb_dir, progress=False, cell_timeout=3)
+    record = summary["notebooks"]["00_stalls"]
+    assert record["status"] == "failed" and "timed out" in record["error"].lower(), record["error"]
+    assert time.perf_counter() - start < 45
