@@ -102,6 +102,7 @@ def test_coherent_regime_ordering():
 def test_panels_are_fast_closed_forms():
     import time
 
+    nakada.recovery_panel(n=200), nakada.svd_step_panel(steps=2)  # warm up: first imports (cold .pyc in a fresh venv)
     start = time.perf_counter()
     out = nakada.recovery_panel()
     steps = nakada.svd_step_panel(eta=1.0)
