@@ -132,6 +132,19 @@ def test_widget_callback_error_is_caught_by_nbval():
     assert "deliberately broken widget callback" in proc.stdout
 
 
+def _tiny_notebook(tmp_path, name: str, parameters: str, code: str):
+    """A two-cell notebook (tagged parameters cell, one code cell) in ``tmp_path/nbs``; returns that folder."""
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    params = nbformat.v4.new_code_cell(parameters)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
+    nbformat.write(nb, str(nb_dir / f"{name}.ipynb"))
+    return nb_dir
+
+
 @pytest.mark.slow
 def test_reproduce_runs_notebooks_with_its_own_interpreter(tmp_path):
     """From a non-activated environment, with a bogus 'python3' kernelspec found first."""
@@ -140,20 +153,14 @@ def test_reproduce_runs_notebooks_with_its_own_interpreter(tmp_path):
     (bogus / "kernel.json").write_text(json.dumps(
         {"argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
          "display_name": "wrong python", "language": "python"}))
-    nb_dir = tmp_path / "nbs"
-    nb_dir.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    params = nbformat.v4.new_code_cell('profile: str = "quick"  # profile\nexpected: str = ""  # interpreter')
-    params.metadata["tags"] = ["parameters"]
-    check = nbformat.v4.new_code_cell(textwrap.dedent("""
+    nb_dir = _tiny_notebook(tmp_path, "00_which_python",
+                            'profile: str = "quick"  # profile\nexpected: str = ""  # interpreter',
+                            textwrap.dedent("""
         import sys
         from mmcl_core import report
         assert sys.executable == expected, (sys.executable, expected)
         report.record("same_interpreter", True)
     """))
-    nb.cells = [params, check]
-    nbformat.write(nb, str(nb_dir / "00_which_python.ipynb"))
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                   if not Path(p, "python").resolve() == Path(sys.executable).resolve()) or "/usr/bin"
@@ -168,14 +175,7 @@ def test_reproduce_runs_notebooks_with_its_own_interpreter(tmp_path):
 
 @pytest.mark.slow
 def test_a_stalled_cell_fails_its_notebook_instead_of_hanging(tmp_path):
-    nb_dir = tmp_path / "nbs"
-    nb_dir.mkdir()
-    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    params = nbformat.v4.new_code_cell('profile: str = "quick"  # profile')
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("import time\ntime.sleep(60)")]
-    nbformat.write(nb, str(nb_dir / "00_stalls.ipynb"))
+    nb_dir = _tiny_notebook(tmp_path, "00_stalls", 'profile: str = "quick"  # profile', "import time\ntime.sleep(60)")
     start = time.perf_counter()
     summary = cli.reproduce(out=tmp_path / "out", notebook_dir=nb_dir, progress=False, cell_timeout=3)
     record = summary["notebooks"]["00_stalls"]
