@@ -251,7 +251,9 @@ def plot_style_confounded(result: dict):
     import numpy as np
     from matplotlib.colors import PowerNorm
 
+    # Redrawn on every widget move: a fixed layout and fixed legend places (no tight_layout, no "best" search).
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.5), gridspec_kw={"width_ratios": [1, 1, 1.1, 1.3]})
+    fig.subplots_adjust(left=0.02, right=0.99, bottom=0.15, top=0.88, wspace=0.22)
     for ax, name, title in ((axes[0], "W_sscl", "SSCL augmentation graph"), (axes[1], "W_mmcl", "MMCL text-induced graph")):
         # A power-law colour scale shows the weak off-diagonal links next to the strong diagonal.
         ax.imshow(result[name], cmap="Blues", interpolation="nearest", norm=PowerNorm(0.3))
@@ -269,7 +271,7 @@ def plot_style_confounded(result: dict):
     axes[2].axvline(k + 0.5, color="grey", ls=":", lw=1)
     axes[2].set_title("eigenvalues of the normalised graph", fontsize=10)
     axes[2].set_xlabel("index (dotted: k)")
-    axes[2].legend(fontsize=8)
+    axes[2].legend(fontsize=8, loc="upper right")
     keys = ("phi", "diversity", "lambda_k1", "bound", "probe_error")
     x = np.arange(len(keys))
     for offset, name, color in ((-0.2, "sscl", "tab:orange"), (0.2, "mmcl", "tab:blue")):
@@ -279,8 +281,7 @@ def plot_style_confounded(result: dict):
     axes[3].set_xticks(x, ["φ", "diversity", "λ_{k+1}", "bound", "probe err"], fontsize=9)
     axes[3].set_ylim(0, 2.15)
     axes[3].set_title("consistency, diversity, bound (clipped at 2)", fontsize=10)
-    axes[3].legend(fontsize=8)
-    fig.tight_layout()
+    axes[3].legend(fontsize=8, loc="upper right")
     return fig
 
 
