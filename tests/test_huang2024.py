@@ -18,6 +18,33 @@ def test_span_basis_training_equals_direct_autograd(mode, negatives):
     assert np.allclose(fast["gamma"][0], direct["gamma"], atol=1e-12)
     assert np.allclose(fast["rho"][0], direct["rho"], atol=1e-12)
     assert np.abs(direct["rho"]).max() > 0.1  # the run actually moved
+    assert direct["ood_accuracy"] == pytest.approx(fast["ood_accuracy"][0, -1], abs=1e-12)  # the same probe
+
+
+def test_direct_training_in_float32_follows_float64():
+    draw = huang.draw_grams(0, mode="multi", keep_vectors=True, **SMALL)
+    lo, hi = (huang.train_direct(draw, epochs=20, lr=0.05, dtype=dt) for dt in ("float32", "float64"))
+    assert np.allclose(lo["loss"], hi["loss"], rtol=1e-4) and lo["W"].dtype != hi["W"].dtype
+
+
+def test_lowdim_sampler_has_the_analytic_gram_law():
+    """The Bartlett-sampled Gram blocks against the values of d-dimensional Gaussian vectors: E||xi||^2 = d s^2,
+    Var<w0, xi> = d s0^2 s^2, Var<xi_j, zeta>/||xi_j||^2 ~ s^2/(d s^2), Var<xi_j, xi_i + eps_i> = d s^2 (s^2 + e^2)
+    for j != i, and a random unit nu: E<nu, mu>^2 = |nu|^2 |mu|^2 / d; the two samplers agree on each."""
+    d, s0, e = 300, 0.5, 0.3
+    kw = dict(d=d, n=20, m=10, n_test=30, mu_norm=3.0, nu_norm=2.0, init_std=s0, aug_std=e, nu_direction="orthogonal")
+    for sampler in huang.SAMPLERS:
+        draws = [huang.draw_grams(s, mode="single", sampler=sampler, **kw)["image"] for s in range(150)]
+        xi_sq = np.concatenate([g["xi_sq"].numpy() for g in draws])
+        w0_xi = np.concatenate([g["xi"][0].numpy().ravel() for g in draws])
+        zeta = np.concatenate([g["zeta"][2].numpy().ravel() for g in draws])
+        aug = np.concatenate([(g["aug"][2] * g["xi_sq"][:, None]).numpy()[~np.eye(20, dtype=bool)] for g in draws])
+        nu_mu = np.array([float(g["nu"][1][0]) * 9.0 for g in draws])  # <nu, mu> = a * |mu|^2
+        assert abs(xi_sq.mean() / d - 1) < 0.01, sampler
+        assert abs(w0_xi.var() / (d * s0 ** 2) - 1) < 0.05, sampler
+        assert abs(zeta.var() * d - 1) < 0.05, sampler
+        assert abs(aug.var() / (d * (1 + e ** 2)) - 1) < 0.05, sampler
+        assert abs(np.mean(nu_mu ** 2) / (4.0 * 9.0 / d) - 1) < 0.3, sampler
 
 
 def test_batched_models_are_independent_of_their_batch():
@@ -68,6 +95,9 @@ def test_phase_lookup_picks_the_nearest_cell():
     (lambda: huang.draw_grams(0, mu_norm=0.0), ValueError, "mu_norm"),
     (lambda: huang.train_batched([huang.draw_grams(0, mode="single", **SMALL)], mode="multi"), ValueError, "draws"),
     (lambda: huang.phase_diagram((0.0,)), ValueError, "n_snr2"),
+    (lambda: huang.draw_grams(0, sampler="qr", **SMALL), ValueError, "sampler"),
+    (lambda: huang.draw_grams(0, sampler="lowdim", keep_vectors=True, **SMALL), ValueError, "keep_vectors"),
+    (lambda: huang.draw_grams(0, sampler="lowdim", d=30, n=20, m=8), ValueError, "d >= m"),
 ])
 def test_bad_input_names_the_argument(call, error, match):
     with pytest.raises(error, match=match):

@@ -28,6 +28,7 @@ MODES = ("single", "multi")
 NEGATIVES = ("opposite", "all")
 NU_DIRECTIONS = ("parallel", "orthogonal")
 PROBES = ("ood", "train")
+SAMPLERS = ("vectors", "lowdim")
 FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0, c_mu=3.0, noise_std=1.0,
                aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the digest
 
@@ -70,16 +71,13 @@ def _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std
     check_real("init_std", init_std, low=0.0, low_open=True)
 
 
-def _side(gen, d, n, m, mu, noise_std, init_std, extra):
-    """Initial weights, noise patches and the query Grams of one encoder side of one model (float64 torch).
+def _side(W0, Xi, mu, extra):
+    """Query Grams of one encoder side of one model from its initial weights ``W0`` (m, D) and noise ``Xi`` (n, D).
 
     For each set of query vectors V (rows) returns ``(W0 V^T (m, k), mu.V/||mu||^2 (k,), Xi V^T/||xi||^2 (n, k))``
-    so that ``<w_r(t), v> = A0 + gamma_r a + rho_r X``.
+    so that ``<w_r(t), v> = A0 + gamma_r a + rho_r X``. D is d (the vectors themselves) or the low-dimensional
+    representation of :func:`_lowdim_basis`, which has the same inner products.
     """
-    import torch
-
-    W0 = init_std * torch.randn(m, d, generator=gen, dtype=torch.float64)
-    Xi = noise_std * torch.randn(n, d, generator=gen, dtype=torch.float64)
     xi_sq = (Xi ** 2).sum(1)
     mu_sq = float(mu @ mu)
 
@@ -94,10 +92,40 @@ def _side(gen, d, n, m, mu, noise_std, init_std, extra):
     return out
 
 
+_EXPLICIT = 3  # explicit coordinates of the low-dimensional representation: e1 (mu), e2 (mu~), e3 (nu's other part)
+
+
+def _lowdim_basis(rng, d, n, m, noise_std, init_std):
+    """Initial weights and noise patches of one side in a (3 + m + n)-dimensional representation, exact in law.
+
+    Every vector keeps its first three coordinates (where mu, mu~ and nu live). The other d - 3 coordinates of the
+    m + n isotropic Gaussian rows [W0; Xi] are Z = T Q (the LQ decomposition of a Gaussian matrix: Bartlett's T is
+    lower triangular with chi-distributed diagonal, Q is Haar and independent of T), so representing row i by
+    (its 3 explicit coordinates, row i of diag(std) T) preserves every inner product among the rows and with mu, nu.
+    An independent isotropic Gaussian vector z with standard deviation s is then (3 normals, s Q z), and Q z is
+    N(0, I): its inner products with the rows are exact too (inner products between two such z are not, and are
+    never used). Cost O((m + n)^3) instead of O((m + n) d) per model.
+    """
+    import torch
+
+    k = m + n
+    if d - _EXPLICIT < k:
+        raise ValueError(f"sampler='lowdim' needs d >= m + n + {_EXPLICIT}, got d={d}, m + n={k}")
+    std = np.concatenate([np.full(m, init_std), np.full(n, noise_std)])
+    T = np.tril(rng.standard_normal((k, k)), -1)
+    T[np.diag_indices(k)] = np.sqrt(rng.chisquare(d - _EXPLICIT - np.arange(k)))
+    rows = torch.from_numpy(np.concatenate([rng.standard_normal((k, _EXPLICIT)), T], axis=1) * std[:, None])
+
+    def isotropic(count, s):  # independent N(0, s^2 I_d) vectors, represented
+        return torch.from_numpy(s * rng.standard_normal((count, _EXPLICIT + k)))
+
+    return rows[:m], rows[m:], isotropic
+
+
 def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m: int = 50, n_test: int = 200,
                mu_norm: float = 5.0, c_mu: float = 3.0, noise_std: float = 1.0, aug_std: float = 0.1,
                nu_norm: float = 2.0, nu_direction: str = "parallel", init_std: float = 0.01,
-               keep_vectors: bool = False) -> dict:
+               sampler: str = "vectors", keep_vectors: bool = False) -> dict:
     """Draw one model's data and initial weights; return everything training needs as Gram blocks.
 
     ``mu = mu_norm e_1``, ``mu~ = c_mu mu_norm e_2``; labels y_i uniform in {-1, +1}; one augmented noise patch
@@ -105,34 +133,70 @@ def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m
     experiment) or a random direction, nearly orthogonal to ``mu`` (its theory); 2 x n_test OOD test points (a probe
     half and an evaluation half).
 
+    Args:
+        sampler: ``"vectors"`` draws the d-dimensional vectors and multiplies them (O((m + n + n_test)(m + n) d)
+            per model); ``"lowdim"`` draws the same Gram blocks, with the same joint law, in a (3 + m + n)-dimensional
+            representation (Bartlett decomposition, :func:`_lowdim_basis`): far cheaper at the Figure-1 size, but a
+            different random stream. It needs d >= m + n + 3.
+        keep_vectors: also keep the vectors (``"vectors"`` sampler only), for the direct-simulation checks.
+
     Returns:
-        dict of float64 torch tensors (``keep_vectors`` also keeps the d-dimensional vectors, for checks).
+        dict of float64 torch tensors.
     """
     import torch
 
     check_choice("mode", mode, MODES)
     check_choice("nu_direction", nu_direction, NU_DIRECTIONS)
+    check_choice("sampler", sampler, SAMPLERS)
     _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    if keep_vectors and sampler != "vectors":
+        raise ValueError("keep_vectors needs sampler='vectors'")
+    seed = check_int("seed", seed, low=0)
+    gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=gen).double() * 2 - 1
     y_test = torch.randint(0, 2, (2 * n_test,), generator=gen).double() * 2 - 1
-    mu = torch.zeros(d, dtype=torch.float64)
-    mu[0] = mu_norm
-    if nu_direction == "parallel":
-        nu = mu * (nu_norm / mu_norm)
+    if sampler == "vectors":
+        dim = d
+
+        def basis():
+            return (init_std * torch.randn(m, d, generator=gen, dtype=torch.float64),
+                    noise_std * torch.randn(n, d, generator=gen, dtype=torch.float64))
+
+        def isotropic(count, s):
+            return s * torch.randn(count, d, generator=gen, dtype=torch.float64)
+
+        def unit_direction():
+            v = torch.randn(d, generator=gen, dtype=torch.float64)
+            return v / v.norm()
     else:
-        direction = torch.randn(d, generator=gen, dtype=torch.float64)
-        nu = nu_norm * direction / direction.norm()
-    extra = {"nu": lambda Xi: nu[None],
-             "zeta": lambda Xi: noise_std * torch.randn(2 * n_test, d, generator=gen, dtype=torch.float64)}
+        rng = np.random.default_rng([seed, 1])
+        dim = _EXPLICIT + m + n
+        current = []
+
+        def basis():
+            W0, Xi, iso = _lowdim_basis(rng, d, n, m, noise_std, init_std)
+            current[:] = [iso]
+            return W0, Xi
+
+        def isotropic(count, s):
+            return current[0](count, s)
+
+        def unit_direction():  # a uniform direction, rotated about e1 into span{e1, e3}: the same law for every query
+            v = torch.zeros(dim, dtype=torch.float64)
+            v[0], v[2] = rng.standard_normal(), np.sqrt(rng.chisquare(d - 1))
+            return v / v.norm()
+    mu = torch.zeros(dim, dtype=torch.float64)
+    mu[0] = mu_norm
+    nu = mu * (nu_norm / mu_norm) if nu_direction == "parallel" else nu_norm * unit_direction()
+    extra = {"nu": lambda Xi: nu[None], "zeta": lambda Xi: isotropic(2 * n_test, noise_std)}
     if mode == "single":
-        extra["aug"] = lambda Xi: Xi + aug_std * torch.randn(n, d, generator=gen, dtype=torch.float64)
-    img = _side(gen, d, n, m, mu, noise_std, init_std, extra)
+        extra["aug"] = lambda Xi: Xi + isotropic(n, aug_std)
+    img = _side(*basis(), mu, extra)
     out = {"y": y, "y_test": y_test, "image": img}
     if mode == "multi":
-        mu_t = torch.zeros(d, dtype=torch.float64)
+        mu_t = torch.zeros(dim, dtype=torch.float64)
         mu_t[1] = c_mu * mu_norm
-        out["text"] = _side(gen, d, n, m, mu_t, noise_std, init_std, {})
+        out["text"] = _side(*basis(), mu_t, {})
         out["text"]["mu_vector"] = mu_t
     img["mu_vector"] = mu
     if not keep_vectors:
@@ -207,6 +271,7 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
     B, n = y.shape
     m = G["image"]["mu"][0].shape[1]
     state = {s: [torch.zeros(B, m, device=dev, dtype=dt), torch.zeros(B, m, n, device=dev, dtype=dt)] for s in sides}
+    Y = torch.stack([y > 0, y < 0], 2).to(dt)  # (B, n, 2) one-hot of the label
     opposite = y[:, :, None] != y[:, None, :]
     neg_mask = opposite if negatives == "opposite" else ~torch.eye(n, dtype=torch.bool, device=dev).expand(B, n, n)
     relu = torch.relu
@@ -252,20 +317,23 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
         H1, H2 = relu(y[:, :, None] * P[:, None, :]), relu(Q.transpose(1, 2))  # (B, n, m) signal / noise patch
         if mode == "multi":
             Pt, Qt = acts("text")
-            G1, G2 = relu(y[:, :, None] * Pt[:, None, :]), relu(Qt.transpose(1, 2))
-            S_hg = (H1 @ G1.transpose(1, 2) + H2 @ G2.transpose(1, 2)) / m  # S_hg[i, j] = Sim(x_i, x~_j)
+            G2 = relu(Qt.transpose(1, 2))
+            A, At = relu(torch.stack([P, -P], 1)), relu(torch.stack([Pt, -Pt], 1))  # (B, 2, m): y = +1, -1 rows
+            # the signal patches have two distinct activation rows (y = +1, -1): H1 = Y A, G1 = Y At
+            S_hg = (Y @ (A @ At.transpose(1, 2)) @ Y.transpose(1, 2) + H2 @ G2.transpose(1, 2)) / m  # Sim(x_i, x~_j)
             loss_i, C_i = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg)
             loss_t, C_t = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg.transpose(1, 2))
             loss = loss_i + loss_t
-            grads = {"image": (C_i @ G1, C_i @ G2, y, P, Q), "text": (C_t @ H1, C_t @ H2, y, Pt, Qt)}
+            grads = {"image": ((C_i @ Y) @ At, C_i @ G2, y, P, Q), "text": ((C_t @ Y) @ A, C_t @ H2, y, Pt, Qt)}
         else:
             H2hat = relu(_inner(G["image"]["aug"], *state["image"]).transpose(1, 2))
-            S = (H1 @ H1.transpose(1, 2) + H2 @ H2.transpose(1, 2)) / m
+            A = relu(torch.stack([P, -P], 1))
+            S = (Y @ (A @ A.transpose(1, 2)) @ Y.transpose(1, 2) + H2 @ H2.transpose(1, 2)) / m
             S_pos = ((H1 * H1).sum(2) + (H2 * H2hat).sum(2)) / m
             loss, C = weights_from(S_pos, S)
             diag = torch.diagonal(C, dim1=1, dim2=2)
             C_off = C - torch.diag_embed(diag)
-            grads = {"image": (C_off @ H1 + diag[:, :, None] * H1, C_off @ H2 + diag[:, :, None] * H2hat, y, P, Q)}
+            grads = {"image": ((C @ Y) @ A, C_off @ H2 + diag[:, :, None] * H2hat, y, P, Q)}
         gamma, rho = state["image"]
         hist["loss"][:, t] = loss.cpu()
         hist["signal_max"][:, t] = gamma.abs().amax(1).cpu()
@@ -337,18 +405,24 @@ def probe_accuracy(feats_fit, y_fit, feats_eval, y_eval, *, C: float = 1.0, iter
 
 
 def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: int = 20, temperature: float = 0.1,
-                 negatives: str = "opposite") -> dict:
-    """The same GD in d dimensions with autograd and ``detach()`` as stop-gradient (one model; for checks).
+                 negatives: str = "opposite", dtype: str = "float64") -> dict:
+    """The same GD in d dimensions with autograd and ``detach()`` as stop-gradient (one model; for checks, and the
+    textbook one-model-at-a-time baseline of ``benchmarks/huang_phase_diagram.py``).
 
     Args:
         draw: :func:`draw_grams` with ``keep_vectors=True``.
+        dtype: ``"float64"`` or ``"float32"``.
 
     Returns:
-        dict with the loss per step (epochs + 1,), the final ``W`` (m, d) (and ``W_text``), and the final
-        ``gamma``/``rho`` read off by least squares in span{mu, xi_1..n}.
+        dict with the loss per step (epochs + 1,), the final ``W`` (m, d) (and ``W_text``), the final
+        ``gamma``/``rho`` read off by least squares in span{mu, xi_1..n}, and ``ood_accuracy`` (the ``"ood"`` probe
+        of :func:`train_batched`).
     """
     import torch
 
+    dt = {"float64": torch.float64, "float32": torch.float32}[check_choice("dtype", dtype, ("float64", "float32"))]
+    draw = {k: ({a: (b.to(dt) if isinstance(b, torch.Tensor) else b) for a, b in v.items()} if isinstance(v, dict)
+                else v.to(dt)) for k, v in draw.items()}
     img = draw["image"]
     y, n = draw["y"], len(draw["y"])
     mu, Xi = img["mu_vector"], img["Xi"]
@@ -389,14 +463,21 @@ def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: i
                 p -= lr * g
     basis = torch.cat([(mu / (mu @ mu))[None], Xi / (Xi ** 2).sum(1, keepdim=True)])  # rows: mu/|mu|^2, xi_i/|xi_i|^2
     coef = torch.linalg.lstsq(basis.T, (W.detach() - img["W0"]).T).solution.T  # (m, 1 + n)
-    out = {"loss": np.array(losses), "W": W.detach(), "gamma": coef[:, 0].numpy(), "rho": coef[:, 1:].numpy()}
+    Wd, y_test = W.detach(), draw["y_test"]
+    feats = (torch.relu(y_test[:, None] * (Wd @ img["nu_vectors"][0])[None, :])
+             + torch.relu(img["zeta_vectors"] @ Wd.T))[None]  # (1, 2 n_test, m)
+    half = feats.shape[1] // 2
+    ood = probe_accuracy(feats[:, :half], y_test[None, :half], feats[:, half:], y_test[None, half:])
+    out = {"loss": np.array(losses), "W": Wd, "gamma": coef[:, 0].numpy(), "rho": coef[:, 1:].numpy(),
+           "ood_accuracy": float(ood[0])}
     if Wt is not None:
         out["W_text"] = Wt.detach()
     return out
 
 
 def _draws(seeds, mode, params):
-    keys = ("d", "n", "m", "n_test", "mu_norm", "c_mu", "noise_std", "aug_std", "nu_norm", "nu_direction", "init_std")
+    keys = ("d", "n", "m", "n_test", "mu_norm", "c_mu", "noise_std", "aug_std", "nu_norm", "nu_direction", "init_std",
+            "sampler")
     return [draw_grams(s, mode=mode, **{k: params[k] for k in keys if k in params}) for s in seeds]
 
 
@@ -420,7 +501,7 @@ def figure1(mode: str = "multi", seed: int = 0, *, seeds=None, **params) -> dict
         seeds of the final values) and ``history`` (the :func:`train_batched` dict, arrays (S, ...)).
     """
     check_choice("mode", mode, MODES)
-    unknown = set(params) - set(FIGURE1) - {"negatives", "track_every", "probe", "device", "nu_direction"}
+    unknown = set(params) - set(FIGURE1) - {"negatives", "track_every", "probe", "device", "nu_direction", "sampler"}
     if unknown:
         raise TypeError(f"unknown parameters {sorted(unknown)}; allowed: {sorted(FIGURE1)} and training options")
     p = {**FIGURE1, **params}
@@ -433,7 +514,7 @@ def figure1(mode: str = "multi", seed: int = 0, *, seeds=None, **params) -> dict
 
 
 def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1.0, 3.0), seeds=(0, 1, 2),
-                  dtype: str = "float32", **params) -> dict:
+                  dtype: str = "float32", sampler: str = "lowdim", **params) -> dict:
     """Final OOD accuracy of both modes over n SNR^2 (through ||mu||) and C_mu; every model trained at once.
 
     Args:
@@ -441,6 +522,7 @@ def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1
         c_mu_values: text-signal ratios ||mu~|| / ||mu||.
         seeds: seeds per cell.
         dtype: precision of the batched training (float32 by default: a sweep of accuracies, not a theory check).
+        sampler: how :func:`draw_grams` draws the data (``"lowdim"`` by default: the same law, far cheaper).
         **params: overrides of :data:`FIGURE1` and training options (``track_every`` is forced to 0); the OOD signal
             norm keeps its ratio ``nu_norm / mu_norm`` to the swept ``||mu||``.
 
@@ -448,7 +530,7 @@ def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1
         dict with ``n_snr2`` (A,), ``c_mu`` (C,), ``single`` (A, S) and ``multi`` (C, A, S) accuracies (single-modal
         training does not see the text, so it has no C_mu axis), ``seconds``, ``models``.
     """
-    p = {**FIGURE1, **params, "track_every": 0}
+    p = {**FIGURE1, **params, "track_every": 0, "sampler": check_choice("sampler", sampler, SAMPLERS)}
     snr_values = [check_real("n_snr2", v, low=0.0, low_open=True) for v in snr_values]
     seeds = list(seeds)
     mu_norms = [float(np.sqrt(v * p["noise_std"] ** 2 * p["d"] / p["n"])) for v in snr_values]
@@ -546,8 +628,8 @@ def colored_digits(*, p_color: float = 0.775, label_noise: float = 0.1, test_fra
     return out
 
 
-def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 100, simclr_epochs: int | None = None,
-                         caption_digit: str = "true", seed: int = 0, device: str = "auto", data: dict | None = None,
+def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 200, simclr_epochs: int | None = None,
+                         batch_size: int = 256, lr: float = 1e-3, caption_digit: str = "true", seed: int = 0, device: str = "auto", data: dict | None = None,
                          model=None, cache_dir=None) -> dict:
     """Table 1 proxy: single-modal SimCLR against CLIP-style training with an ideal or MiniLM caption encoder,
     captions naming the digit only or the digit and the colour; linear probes fitted on the (biased, noisy) training
@@ -580,7 +662,8 @@ def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 100, simclr_e
         if m == "single":
             train_contrastive(tower, tr["images"], mode="simclr", epochs=simclr_epochs or epochs, temperature=0.1,
                               augment_kwargs=dict(max_shift=1.0, max_rotation_deg=0.0, intensity_range=(1.0, 1.0),
-                                                  dropout=0.0, noise_std=0.1), seed=seed, device=device)
+                                                  dropout=0.0, noise_std=0.1), batch_size=batch_size, lr=lr, seed=seed,
+                              device=device)
         else:
             colour = m.endswith("colour")
             if "ideal" in m:
@@ -592,7 +675,7 @@ def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 100, simclr_e
                 text = embed_captions(c["captions"], model, cache_dir=cache_dir)
             head = make_tower(text.shape[1], 64, hidden_dim=256, seed=seed + 1, device=device)
             train_contrastive(tower, tr["images"], mode="clip", text_embeddings=text, text_head=head, epochs=epochs,
-                              temperature=0.1, seed=seed, device=device)
+                              batch_size=batch_size, lr=lr, temperature=0.1, seed=seed, device=device)
         f_tr, f_te = embed(tower, tr["images"], device=device), embed(tower, te["images"], device=device)
         probe = linear_probe(f_tr, tr["labels"], f_te, te["labels"])
         out[m] = {"train": probe["train_accuracy"], "test": probe["accuracy"], "seconds": time.perf_counter() - start}
