@@ -40,8 +40,13 @@ def _check_features(train_x, train_y, test_x, test_y):
     return train_x, train_y, test_x, test_y
 
 
-def linear_probe(train_x, train_y, test_x, test_y, *, C: float = 1.0, max_iter: int = 2000) -> dict:
-    """Standardised multinomial logistic regression on frozen features.
+def linear_probe(train_x, train_y, test_x, test_y, *, C: float = 1.0, max_iter: int = 2000,
+                 standardize: bool = True) -> dict:
+    """Multinomial logistic regression on frozen features, standardised by default.
+
+    Args:
+        standardize: scale every feature to unit variance on the training set first (``False``: the raw features,
+            as in CLIP's linear-probe protocol; standardising amplifies low-variance directions).
 
     Returns:
         dict with ``accuracy`` (test) and ``train_accuracy``.
@@ -52,7 +57,10 @@ def linear_probe(train_x, train_y, test_x, test_y, *, C: float = 1.0, max_iter: 
 
     train_x, train_y, test_x, test_y = _check_features(train_x, train_y, test_x, test_y)
     C = check_real("C", C, low=0.0, low_open=True)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=check_int("max_iter", max_iter, low=1)))
+    if not isinstance(standardize, bool):
+        raise TypeError(f"standardize must be a bool, got {type(standardize).__name__}")
+    logistic = LogisticRegression(C=C, max_iter=check_int("max_iter", max_iter, low=1))
+    clf = make_pipeline(StandardScaler(), logistic) if standardize else logistic
     clf.fit(train_x, train_y)
     return {"accuracy": float(clf.score(test_x, test_y)), "train_accuracy": float(clf.score(train_x, train_y))}
 

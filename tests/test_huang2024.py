@@ -133,3 +133,29 @@ def test_colored_digits_reverses_the_colour_rule_and_the_table_runs():
     assert all(0 <= v["train"] <= 1 and 0 <= v["test"] <= 1 for v in table.values())
     with pytest.raises(ValueError, match="caption_digit"):
         huang.colored_digits_table(("multi_ideal_digit",), caption_digit="label", data=data)
+
+
+def test_colored_digits_summary_means_and_gaps():
+    row = lambda s, m: {"train": s, "test": m, "train_standardized": s / 2, "test_standardized": m / 2}  # noqa: E731
+    tables = [{"single": row(0.8, 0.4), "multi_ideal_digit": row(0.9, 0.8)},
+              {"single": row(0.9, 0.5), "multi_ideal_digit": row(0.9, 0.7)}]
+    out = huang.colored_digits_summary(tables)
+    assert out["test"]["multi_ideal_digit"] == pytest.approx(0.75) and out["test_std"]["single"] == pytest.approx(0.05)
+    assert out["test_gap"]["multi_ideal_digit"] == pytest.approx(0.3) and out["train_gap"]["single"] == 0.0
+    assert huang.colored_digits_summary(tables, probe="standardized")["test_gap"]["multi_ideal_digit"] == \
+        pytest.approx(0.15)
+    with pytest.raises(ValueError, match="probe"):
+        huang.colored_digits_summary(tables, probe="scaled")
+    with pytest.raises(ValueError, match="same methods"):
+        huang.colored_digits_summary([tables[0], {"single": row(0.8, 0.4)}])
+
+
+def test_colored_digits_digit_caption_beats_simclr_out_of_distribution():
+    """Table 1 proxy at the digest's schedule, one seed: the digit-only caption's OOD accuracy is >= 0.2 above
+    SimCLR's (measured 0.26), train accuracies within 0.08 (0.05), and naming the colour removes most of the gain."""
+    table = huang.colored_digits_table(("single", "multi_ideal_digit", "multi_ideal_digit_colour"), seed=0,
+                                       device="cpu")
+    s = huang.colored_digits_summary([table])
+    assert s["test_gap"]["multi_ideal_digit"] >= 0.2, s
+    assert abs(s["train_gap"]["multi_ideal_digit"]) <= 0.08, s
+    assert s["test"]["multi_ideal_digit_colour"] <= s["test"]["multi_ideal_digit"] - 0.15, s

@@ -99,6 +99,23 @@ def test_probes_on_separable_features():
         linear_probe(np.full((4, 2), np.nan), y[:4], x[:4, :2], y[:4])
 
 
+def test_raw_probe_differs_from_standardised_on_a_low_variance_cue():
+    """A feature with tiny variance that predicts the training labels perfectly but is permuted at test: standardising
+    amplifies it (the probe then uses it and fails at test); the raw probe, under the same L2 penalty, barely does."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    shape = (2 * y - 1) + 1.5 * rng.standard_normal(400)  # a noisy, high-variance core feature
+    cue = 1e-3 * (2 * y - 1)  # a clean, tiny cue
+    x_tr = np.stack([shape, cue], 1)
+    x_te = np.stack([shape, -cue], 1)  # the cue reversed at test
+    raw = linear_probe(x_tr, y, x_te, y, standardize=False)
+    std = linear_probe(x_tr, y, x_te, y)
+    assert std["train_accuracy"] == 1.0 and std["accuracy"] < 0.2
+    assert raw["accuracy"] > 0.7 and abs(raw["accuracy"] - raw["train_accuracy"]) < 0.05
+    with pytest.raises(TypeError, match="standardize"):
+        linear_probe(x_tr, y, x_te, y, standardize="no")
+
+
 def test_train_supervised_learns_and_checks_labels():
     import numpy as np
 
