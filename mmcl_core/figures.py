@@ -744,3 +744,22 @@ def plot_phase_heatmap(result: dict):
     ax.set_title(f"multi − single (blue: multi better, scale ±0.5)\nn·SNR² = {result['n_snr2']:.2g}, "
                  f"C_μ = {result['c_mu']:.2g}: single {result['single']:.2f}, multi {result['multi']:.2f}", fontsize=9)
     return fig
+
+
+_COLORED_NAMES = {"single": "SimCLR", "multi_ideal_digit": "ideal:\ndigit", "multi_ideal_digit_colour": "ideal:\ndigit+colour",
+                  "multi_minilm_digit": "MiniLM:\ndigit", "multi_minilm_digit_colour": "MiniLM:\ndigit+colour"}
+
+
+def plot_colored_digits(summary: dict, *, paper: dict | None = None):
+    """Train and OOD accuracy per method of a ColoredDigits summary (means over seeds), the paper's Table 1 first.
+
+    Args:
+        summary: :func:`mmcl_core.experiments.huang2024.colored_digits_summary`.
+        paper: method -> (train %, test %) of the paper (``huang2024.TABLE1``), or None.
+    """
+    groups = {f"paper:\n{m}": {"train": tr / 100, "OOD (colours permuted)": te / 100}
+              for m, (tr, te) in (paper or {}).items()}
+    groups.update({_COLORED_NAMES.get(m, m): {"train": summary["train"][m], "OOD (colours permuted)": summary["test"][m]}
+                   for m in summary["test"]})
+    return plot_grouped_bars(groups, title=f"Table 1 proxy: {summary['probe']} probe, mean of {summary['seeds']} "
+                                           "seed(s); paper's bars are ColoredMNIST")
