@@ -513,9 +513,55 @@ def figure1(mode: str = "multi", seed: int = 0, *, seeds=None, **params) -> dict
             "history": hist, "mode": mode, "params": p}
 
 
+PHASE_VERSION = "1"  # bump when the phase-diagram model changes, so cached sweep points are recomputed
+
+
+def phase_points(points: list, *, device: str = "auto") -> list:
+    """Final OOD accuracy and loss of many phase-diagram models, each group of points that differ only in
+    (``n_snr2``, ``c_mu``, ``seed``) trained as one batched program (the ``batched`` form for :mod:`mmcl_core.sweep`).
+
+    Args:
+        points: dicts with ``mode``, ``n_snr2`` (sets ``mu_norm = sqrt(n_snr2 noise_std^2 d / n)``; the OOD signal
+            keeps its ratio ``nu_norm / mu_norm``, 0.4 in :data:`FIGURE1`), ``seed``, ``c_mu`` (multi), optional ``dtype``
+            and ``sampler`` and any :data:`FIGURE1` override.
+
+    Returns:
+        list of {``ood_accuracy``, ``final_loss``}, one per point.
+    """
+    import json as _json
+
+    groups: dict = {}
+    for i, pt in enumerate(points):
+        shared = {k: v for k, v in pt.items() if k not in ("n_snr2", "c_mu", "seed")}
+        groups.setdefault(_json.dumps(shared, sort_keys=True), []).append(i)
+    out: list = [None] * len(points)
+    for key, idx in groups.items():
+        shared = _json.loads(key)
+        mode, dtype, sampler = shared.pop("mode"), shared.pop("dtype", "float64"), shared.pop("sampler", "vectors")
+        p = {**FIGURE1, **shared, "track_every": 0, "device": device}
+        nu_ratio = p["nu_norm"] / p["mu_norm"]  # 0.4 in Figure 1
+        draws = []
+        for i in idx:
+            v = check_real("n_snr2", points[i]["n_snr2"], low=0.0, low_open=True)
+            mu = float(np.sqrt(v * p["noise_std"] ** 2 * p["d"] / p["n"]))
+            draws += _draws([points[i]["seed"]], mode, {**p, "mu_norm": mu, "c_mu": points[i].get("c_mu", 3.0),
+                                                        "nu_norm": nu_ratio * mu, "sampler": sampler})
+        hist = train_batched(draws, mode=mode, dtype=dtype, **_train_keys(p))
+        for j, i in enumerate(idx):
+            out[i] = {"ood_accuracy": float(hist["ood_accuracy"][j, -1]), "final_loss": float(hist["loss"][j, -1])}
+    return out
+
+
+def phase_point(*, mode: str, n_snr2: float, seed: int, c_mu: float = 3.0, device: str = "auto", **params) -> dict:
+    """One phase-diagram model (the per-point form for :mod:`mmcl_core.sweep`); see :func:`phase_points`."""
+    return phase_points([{"mode": mode, "n_snr2": n_snr2, "c_mu": c_mu, "seed": seed, **params}], device=device)[0]
+
+
 def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1.0, 3.0), seeds=(0, 1, 2),
-                  dtype: str = "float32", sampler: str = "lowdim", **params) -> dict:
-    """Final OOD accuracy of both modes over n SNR^2 (through ||mu||) and C_mu; every model trained at once.
+                  dtype: str = "float32", sampler: str = "lowdim", cache_dir=None, executor="batched",
+                  progress: bool = False, **params) -> dict:
+    """Final OOD accuracy of both modes over n SNR^2 (through ||mu||) and C_mu, as a sweep (:mod:`mmcl_core.sweep`):
+    by default every model of a mode trained at once, optionally cached on disk and resumable.
 
     Args:
         snr_values: values of n SNR^2; ``mu_norm = sqrt(value * noise_std^2 d / n)``.
@@ -523,29 +569,45 @@ def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1
         seeds: seeds per cell.
         dtype: precision of the batched training (float32 by default: a sweep of accuracies, not a theory check).
         sampler: how :func:`draw_grams` draws the data (``"lowdim"`` by default: the same law, far cheaper).
-        **params: overrides of :data:`FIGURE1` and training options (``track_every`` is forced to 0); the OOD signal
-            norm keeps its ratio ``nu_norm / mu_norm`` to the swept ``||mu||``.
+        cache_dir: folder of the sweep cache (None: compute everything, keep nothing).
+        executor: ``"batched"`` (one program per mode), ``"serial"``, ``"process"``, an Executor or a Dask client.
+        progress: progress bar over the points computed.
+        **params: overrides of :data:`FIGURE1` and ``negatives``/``probe``/``nu_direction``/``device``; the OOD
+            signal norm keeps its ratio ``nu_norm / mu_norm`` to the swept ``||mu||``.
 
     Returns:
         dict with ``n_snr2`` (A,), ``c_mu`` (C,), ``single`` (A, S) and ``multi`` (C, A, S) accuracies (single-modal
-        training does not see the text, so it has no C_mu axis), ``seconds``, ``models``.
+        training does not see the text, so it has no C_mu axis), ``seconds``, ``models``, ``computed`` (models not
+        read from the cache), ``tables`` (the two :class:`~mmcl_core.sweep.SweepTable`).
     """
-    p = {**FIGURE1, **params, "track_every": 0, "sampler": check_choice("sampler", sampler, SAMPLERS)}
+    from functools import partial
+
+    from ..sweep import run_sweep
+
+    device = params.pop("device", "auto")
+    unknown = set(params) - set(FIGURE1) - {"negatives", "probe", "nu_direction", "track_every"}
+    if unknown:
+        raise TypeError(f"unknown parameters {sorted(unknown)}; allowed: {sorted(FIGURE1)} and training options")
+    params.pop("track_every", None)
     snr_values = [check_real("n_snr2", v, low=0.0, low_open=True) for v in snr_values]
+    c_mu_values = [check_real("c_mu", c, low=0.0, low_open=True) for c in c_mu_values]
     seeds = list(seeds)
-    mu_norms = [float(np.sqrt(v * p["noise_std"] ** 2 * p["d"] / p["n"])) for v in snr_values]
+    shared = {**params, "dtype": check_choice("dtype", dtype, ("float64", "float32")),
+              "sampler": check_choice("sampler", sampler, SAMPLERS)}
     start = time.perf_counter()
-    nu_ratio = p["nu_norm"] / p["mu_norm"]  # the OOD signal keeps its ratio to ||mu|| (0.4 in Figure 1)
-    single_draws = [draw for mu in mu_norms
-                    for draw in _draws(seeds, "single", {**p, "mu_norm": mu, "nu_norm": nu_ratio * mu})]
-    single = train_batched(single_draws, mode="single", dtype=dtype, **_train_keys(p))["ood_accuracy"][:, -1]
-    multi_draws = [draw for c in c_mu_values for mu in mu_norms
-                   for draw in _draws(seeds, "multi", {**p, "mu_norm": mu, "c_mu": c, "nu_norm": nu_ratio * mu})]
-    multi = train_batched(multi_draws, mode="multi", dtype=dtype, **_train_keys(p))["ood_accuracy"][:, -1]
+    sweep = dict(seeds=seeds, batched=partial(phase_points, device=device), executor=executor, cache_dir=cache_dir,
+                 name="huang2024.phase_point", version=PHASE_VERSION, progress=progress)
+    single = run_sweep(partial(phase_point, device=device),
+                       [{**shared, "mode": "single", "n_snr2": v} for v in snr_values], **sweep)
+    multi = run_sweep(partial(phase_point, device=device),
+                      [{**shared, "mode": "multi", "n_snr2": v, "c_mu": c} for c in c_mu_values for v in snr_values],
+                      **sweep)
     A, C, S = len(snr_values), len(c_mu_values), len(seeds)
     return {"n_snr2": np.array(snr_values), "c_mu": np.array(c_mu_values, dtype=float),
-            "single": single.reshape(A, S), "multi": multi.reshape(C, A, S),
-            "seconds": time.perf_counter() - start, "models": len(single_draws) + len(multi_draws)}
+            "single": single.columns["ood_accuracy"].reshape(A, S),
+            "multi": multi.columns["ood_accuracy"].reshape(C, A, S),
+            "seconds": time.perf_counter() - start, "models": len(single) + len(multi),
+            "computed": single.computed + multi.computed, "tables": (single, multi)}
 
 
 def stage1_rates(history: dict, start: int = 10, stop: int = 30) -> dict:
