@@ -28,7 +28,9 @@ class Panel:
     """
 
     def __init__(self, compute: Callable[..., dict], draw: Callable[[dict], Any] | None,
-                 controls: dict, fixed: dict | None = None, title: str | None = None):
+                 controls: dict, fixed: dict | None = None, title: str | None = None, live: bool = True):
+        import inspect
+
         import ipywidgets as widgets
 
         if not callable(compute):
@@ -37,17 +39,31 @@ class Panel:
             raise TypeError("draw must be callable or None")
         if not isinstance(controls, dict) or not controls:
             raise ValueError("controls must be a non-empty dict of name -> widget")
-        self.compute, self.draw = compute, draw
+        if not isinstance(live, bool):
+            raise TypeError(f"live must be a bool, got {type(live).__name__}")
+        self.compute, self.draw, self.live = compute, draw, live
         self.controls, self.fixed = dict(controls), dict(fixed or {})
         self.output = widgets.Output()
         self.last_result, self.last_error, self.last_seconds = None, None, float("nan")
+        try:
+            self._reports_progress = "progress" in inspect.signature(compute).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            self._reports_progress = False
         children = [widgets.HTML(f"<b>{title}</b>")] if title else []
-        children += [widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
-                     self.output]
+        children.append(widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")))
+        self.button = self.progress = self.status = None
+        if not live:  # long computations: run on request, with a progress bar
+            self.button = widgets.Button(description="Run", button_style="primary", icon="play")
+            self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description="progress")
+            self.status = widgets.Label("")
+            self.button.on_click(self._on_change)
+            children.append(widgets.HBox([self.button, self.progress, self.status]))
+        children.append(self.output)
         self.widget = widgets.VBox(children)
         self._render(self._values(), raise_errors=True)  # eager: a broken panel fails its cell
-        for control in self.controls.values():
-            control.observe(self._on_change, names="value")
+        if live:
+            for control in self.controls.values():
+                control.observe(self._on_change, names="value")
 
     def _values(self) -> dict:
         return {**self.fixed, **{name: c.value for name, c in self.controls.items()}}
@@ -57,6 +73,10 @@ class Panel:
         from IPython.display import display
 
         start = time.perf_counter()
+        if self.progress is not None:
+            self.progress.value, self.progress.bar_style, self.status.value = 0.0, "info", "running…"
+        if self._reports_progress:
+            values = {**values, "progress": self._set_progress}
         with self.output:
             self.output.clear_output(wait=True)
             try:
@@ -67,19 +87,33 @@ class Panel:
                     plt.close(fig)
             except Exception as exc:
                 self.last_error = exc
+                if self.progress is not None:
+                    self.progress.bar_style, self.status.value = "danger", f"failed: {type(exc).__name__}"
                 if raise_errors:
                     raise
                 _show_traceback()
                 return {}
         self.last_error, self.last_result = None, result
         self.last_seconds = time.perf_counter() - start
+        if self.progress is not None:
+            self.progress.value, self.progress.bar_style = 1.0, "success"
+            self.status.value = f"done in {self.last_seconds:.1f} s"
         return result
+
+    def _set_progress(self, fraction: float) -> None:
+        """Progress callback handed to a ``compute`` that takes ``progress``: fraction done in [0, 1]."""
+        if self.progress is not None:
+            self.progress.value = min(max(float(fraction), 0.0), 1.0)
+
+    def run(self) -> dict:
+        """Recompute with the controls' current values (what the Run button does); raises on error."""
+        return self._render(self._values(), raise_errors=True)
 
     def _on_change(self, _change) -> None:
         self._render(self._values(), raise_errors=False)
 
     def update(self, **values) -> dict:
-        """Set controls to ``values`` (without triggering callbacks twice) and recompute.
+        """Set controls to ``values`` (without triggering callbacks twice) and recompute (run-button panels too).
 
         Raises the callback's exception, so tests and benchmarks see failures.
         """
@@ -88,9 +122,11 @@ class Panel:
             raise ValueError(f"values must name controls among {sorted(self.controls)}, got {sorted(unknown)}")
         for name, value in values.items():
             with self.controls[name].hold_trait_notifications():
-                self.controls[name].unobserve(self._on_change, names="value")
+                if self.live:
+                    self.controls[name].unobserve(self._on_change, names="value")
                 self.controls[name].value = value
-                self.controls[name].observe(self._on_change, names="value")
+                if self.live:
+                    self.controls[name].observe(self._on_change, names="value")
         return self._render(self._values(), raise_errors=True)
 
     def median_update_seconds(self, repeats: int = 5, **values) -> float:
@@ -128,7 +164,7 @@ def _show_traceback() -> None:
 
 
 def interactive_panel(compute: Callable[..., dict], draw: Callable[[dict], Any] | None, controls: dict,
-                      fixed: dict | None = None, title: str | None = None) -> Panel:
+                      fixed: dict | None = None, title: str | None = None, live: bool = True) -> Panel:
     """Build a :class:`Panel`: ``compute(**fixed, **control_values)`` then ``draw(result)``.
 
     Args:
@@ -137,8 +173,11 @@ def interactive_panel(compute: Callable[..., dict], draw: Callable[[dict], Any] 
         controls: dict name -> ipywidgets control (its ``value`` is passed as ``name``).
         fixed: keyword arguments passed unchanged on every call.
         title: optional heading.
+        live: recompute whenever a control moves (for answers well under a second); ``False`` adds a Run button
+            and a progress bar instead, for computations that take longer (a ``compute`` with a ``progress``
+            parameter receives a callback taking the fraction done).
 
     Returns:
         Panel (display it as the last expression of a cell).
     """
-    return Panel(compute, draw, controls, fixed=fixed, title=title)
+    return Panel(compute, draw, controls, fixed=fixed, title=title, live=live)

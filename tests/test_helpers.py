@@ -152,3 +152,45 @@ def test_panel_median_update_seconds():
     assert 0 <= panel.median_update_seconds(3, a=2) < 1.0 and panel.last_result == {"a": 2}
     with pytest.raises(ValueError, match="repeats"):
         panel.median_update_seconds(0)
+
+
+def test_run_button_panel_ignores_slider_moves_and_reports_progress():
+    import ipywidgets as widgets
+
+    from mmcl_core.widgets import interactive_panel
+
+    calls, seen = [], []
+
+    def compute(a, progress):
+        calls.append(a)
+        progress(0.5)
+        seen.append(panel_ref[0].progress.value if panel_ref else None)
+        return {"a": a}
+
+    panel_ref = []
+    panel = interactive_panel(compute, None, {"a": widgets.IntSlider(value=1, min=0, max=5)}, live=False)
+    panel_ref.append(panel)
+    assert calls == [1] and panel.progress.value == 1.0 and panel.status.value.startswith("done")
+    panel.controls["a"].value = 3  # no training on a slider move
+    assert calls == [1]
+    panel.button.click()  # the Run button recomputes with the current values
+    assert calls == [1, 3] and seen[-1] == 0.5 and panel.last_result == {"a": 3}
+    assert panel.update(a=4) == {"a": 4} and panel.run() == {"a": 4}
+    with pytest.raises(TypeError, match="live"):
+        interactive_panel(compute, None, {"a": widgets.IntSlider()}, live="no")
+
+
+def test_run_button_panel_shows_a_failure():
+    import ipywidgets as widgets
+
+    from mmcl_core.widgets import interactive_panel
+
+    def compute(a):
+        if a > 2:
+            raise RuntimeError("diverged")
+        return {"a": a}
+
+    panel = interactive_panel(compute, None, {"a": widgets.IntSlider(value=1, min=0, max=5)}, live=False)
+    panel.controls["a"].value = 4
+    panel.button.click()
+    assert isinstance(panel.last_error, RuntimeError) and panel.progress.bar_style == "danger"
