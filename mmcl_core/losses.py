@@ -77,7 +77,11 @@ def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.T
         1.386...
     """
     _check_pair("z_a", z_a, "z_b", z_b)
-    temperature = _positive("temperature", temperature)
+    return _clip_loss_unchecked(z_a, z_b, _positive("temperature", temperature))
+
+
+def _clip_loss_unchecked(z_a: torch.Tensor, z_b: torch.Tensor, temperature) -> torch.Tensor:
+    """:func:`clip_loss` without the input checks (their data-dependent branches cannot run under ``torch.vmap``)."""
     logits = (z_a @ z_b.T) / temperature
     labels = torch.arange(z_a.shape[0], device=z_a.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))

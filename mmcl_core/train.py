@@ -20,9 +20,9 @@ import torch.nn.functional as F
 from ._checks import check_choice, check_int, check_real
 from .data.augment import augment
 from .device import get_device
-from .losses import LearnableTemperature, clip_loss, nt_xent_loss
+from .losses import LearnableTemperature, _clip_loss_unchecked, clip_loss, nt_xent_loss
 
-__all__ = ["train_contrastive", "train_supervised"]
+__all__ = ["train_clip_batched", "train_contrastive", "train_supervised"]
 
 
 def _as_tensor(name, a, device):
@@ -173,3 +173,82 @@ def train_supervised(tower: torch.nn.Module, images, labels, *, n_classes: int, 
         history["loss"].append(float(np.mean(losses)))
     tower.eval()
     return head, {"history": history, "seconds": time.perf_counter() - start, "device": str(dev)}
+
+
+def train_clip_batched(image_towers: list, text_heads: list, images, text_embeddings, *, seeds, epochs: int = 30,
+                       batch_size: int = 128, lr: float = 2e-3, weight_decay: float = 1e-4,
+                       temperature: float = 0.1, device: str = "auto") -> dict:
+    """Train B independent CLIP-style models (image tower + text head each) as one batched program.
+
+    The towers' parameters are stacked (``torch.func.stack_module_state``) and every model's loss is evaluated under
+    ``torch.vmap``; the summed loss gives each model its own gradient, and AdamW acts elementwise, so model b follows
+    :func:`train_contrastive` (``mode="clip"``, no augmentation) with ``seed=seeds[b]``: the same initialisation,
+    the same batch order, the same updates up to float rounding. Faster than a loop because each step is a few
+    large batched products instead of B small ones.
+
+    Args:
+        image_towers, text_heads: B modules each, with equal architectures; updated in place at the end.
+        images: (n, C, 8, 8); text_embeddings: (n, t) frozen caption embeddings.
+        seeds: B seeds (each model's batch order, as in :func:`train_contrastive`).
+
+    Returns:
+        dict with ``loss`` (B, epochs) mean loss per epoch, ``seconds``, ``device``.
+    """
+    import copy
+
+    from torch.func import functional_call, stack_module_state
+
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    B = len(seeds)
+    if B < 1 or len(image_towers) != B or len(text_heads) != B:
+        raise ValueError(f"image_towers, text_heads and seeds must have the same positive length, got "
+                         f"{len(image_towers)}, {len(text_heads)}, {B}")
+    epochs = check_int("epochs", epochs, low=1)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    temperature = check_real("temperature", temperature, low=0.0, low_open=True)
+    dev = get_device(device)
+    x = _as_tensor("images", images, dev)
+    t = _as_tensor("text_embeddings", text_embeddings, dev)
+    n = x.shape[0]
+    if t.shape[0] != n:
+        raise ValueError(f"text_embeddings must have {n} rows (one per image), got {t.shape[0]}")
+    towers = [m.to(dev).train() for m in image_towers]
+    heads = [m.to(dev).train() for m in text_heads]
+    p_img, b_img = stack_module_state(towers)
+    p_txt, b_txt = stack_module_state(heads)
+    base_img, base_txt = copy.deepcopy(towers[0]).to("meta"), copy.deepcopy(heads[0]).to("meta")
+    params = list(p_img.values()) + list(p_txt.values())
+    optimiser = torch.optim.AdamW(params, lr=check_real("lr", lr, low=0.0, low_open=True),
+                                  weight_decay=check_real("weight_decay", weight_decay, low=0.0))
+
+    def one_loss(pi, bi, pt, bt, xb, tb):
+        z_img = F.normalize(functional_call(base_img, (pi, bi), (xb,)), dim=1)
+        z_txt = F.normalize(functional_call(base_txt, (pt, bt), (tb,)), dim=1)
+        return _clip_loss_unchecked(z_img, z_txt, temperature)  # inputs checked above; vmap needs no branches
+
+    batched_loss = torch.vmap(one_loss)
+    gens = [torch.Generator(device=dev).manual_seed(s) for s in seeds]
+    losses = torch.zeros(B, epochs, dtype=torch.float64)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        orders = torch.stack([torch.randperm(n, generator=g, device=dev) for g in gens])  # (B, n)
+        count = 0
+        for lo in range(0, n - 1, batch_size):
+            idx = orders[:, lo:lo + batch_size]
+            if idx.shape[1] < 2:
+                continue
+            loss = batched_loss(p_img, b_img, p_txt, b_txt, x[idx], t[idx])  # (B,)
+            optimiser.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            optimiser.step()
+            losses[:, epoch] += loss.detach().double().cpu()
+            count += 1
+        losses[:, epoch] /= count
+    with torch.no_grad():  # write the trained weights back into the modules
+        for stacked, modules in ((p_img, towers), (p_txt, heads)):
+            for b, module in enumerate(modules):
+                for name, param in module.named_parameters():
+                    param.copy_(stacked[name][b])
+    for module in towers + heads:
+        module.eval()
+    return {"loss": losses.numpy(), "seconds": time.perf_counter() - start, "device": str(dev)}

@@ -133,3 +133,29 @@ def test_train_supervised_learns_and_checks_labels():
         assert (head(tower(torch.as_tensor(x))).argmax(1).numpy() == y).mean() > 0.95
     with pytest.raises(ValueError, match="labels"):
         train_supervised(make_tower(64, 16, seed=0, device="cpu"), x, y + 5, n_classes=3, epochs=1, device="cpu")
+
+
+def test_batched_clip_training_follows_the_single_model_loop():
+    """Model b of the batched program = train_contrastive(seed=seeds[b]) from the same initialisation (float32)."""
+    from mmcl_core.models import make_tower
+    from mmcl_core.train import train_clip_batched, train_contrastive
+
+    rng = np.random.default_rng(0)
+    images = rng.random((90, 1, 8, 8))
+    text = np.eye(5)[rng.integers(0, 5, 90)]
+    seeds = [3, 7]
+    towers = [make_tower(64, 8, hidden_dim=16, seed=s) for s in seeds]
+    heads = [make_tower(5, 8, hidden_dim=16, seed=s + 1) for s in seeds]
+    out = train_clip_batched(towers, heads, images, text, seeds=seeds, epochs=3, batch_size=32, device="cpu")
+    for b, s in enumerate(seeds):
+        tower, head = make_tower(64, 8, hidden_dim=16, seed=s), make_tower(5, 8, hidden_dim=16, seed=s + 1)
+        ref = train_contrastive(tower, images, mode="clip", text_embeddings=text, text_head=head, epochs=3,
+                                batch_size=32, seed=s, device="cpu")
+        assert np.allclose(out["loss"][b], ref["history"]["loss"], rtol=1e-5)
+        for p, q in zip(tower.parameters(), towers[b].parameters()):
+            assert torch.allclose(p, q, atol=1e-5)
+    assert not np.allclose(out["loss"][0], out["loss"][1])  # the two models really differ
+    with pytest.raises(ValueError, match="same positive length"):
+        train_clip_batched(towers, heads[:1], images, text, seeds=seeds)
+    with pytest.raises(ValueError, match="text_embeddings"):
+        train_clip_batched(towers, heads, images, text[:10], seeds=seeds)
