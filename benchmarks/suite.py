@@ -21,13 +21,16 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", default=None, help="glob on notebook names, e.g. '0[0-4]*'")
     parser.add_argument("--json", help="where to write the results (default benchmarks/results/suite.json)")
+    parser.add_argument("--out", help="keep the executed notebooks and summary.json under OUT/<profile> (for "
+                                      "benchmarks/widgets.py --summary)")
     args = parser.parse_args()
     profiles = ["quick"] if args.quick or args.profile == "quick" else ["full"] if args.profile == "full" \
         else ["quick", "full"]
     listing = {info["name"]: info for info in map(cli.notebook_info, cli.list_notebooks(only=args.only))}
     rows = []
     for profile in profiles:
-        with tempfile.TemporaryDirectory() as out:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = f"{args.out}/{profile}" if args.out else tmp
             summary = cli.reproduce(profile, only=args.only, out=out, device=args.device, progress=False)
         for name, info in summary["notebooks"].items():
             declared = listing.get(name, {}).get("runtime_s", {}).get(profile)

@@ -444,18 +444,18 @@ def plot_svd_steps(result: dict):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from matplotlib.ticker import LogLocator, NullFormatter
+    from matplotlib.ticker import LogLocator, NullLocator
 
     # No constrained layout and few log ticks: this figure redraws on every widget move (text layout dominates).
     fig, (ax, ax_b) = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"wspace": 0.3})
     ax.semilogy(result["step_norms"] + 1e-18, label=f"η = {result['eta']:g}")
     ax.semilogy(result["full_step_norms"] + 1e-18, "--", label=f"full step η = 1/ρ = {1 / result['rho']:g}")
     ax.yaxis.set_major_locator(LogLocator(numticks=6))  # after semilogy, which installs its own locator
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks were half the redraw time
     ax.set_xlabel("step")
     ax.set_ylabel("‖M_{t+1} − M_t‖_F")
     ax.set_title(f"M ← SVD_r((1−ηρ)M + η S(β)),  τ = {result['temperature']:g}", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left")  # a fixed place: "best" searches on every redraw
     shown = result["beta"].copy()
     np.fill_diagonal(shown, np.nan)
     im = ax_b.imshow(shown, cmap="viridis")
