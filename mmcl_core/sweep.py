@@ -297,7 +297,7 @@ def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iter
 
     try:
         if not todo:
-            pass
+            pass  # everything came from the cache
         elif executor == "batched":
             outs = batched([{**p, "seed": s} for _, p, s, _ in todo])
             if not isinstance(outs, (list, tuple)) or len(outs) != len(todo):

@@ -51,6 +51,7 @@ _PANEL_IMAGE = """() => {
   const imgs = document.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img');
   return imgs.length ? imgs[0].src.slice(-2000) : null;
 }"""
+_PANEL_IMAGE_CHANGED = f"(before) => {{ const now = ({_PANEL_IMAGE})(); return now !== null && now !== before; }}"
 
 
 def _free_port() -> int:
@@ -160,9 +161,7 @@ def _run_notebook_and_move_slider(page, lab, name: str, out_dir: Path, run_timeo
     for _ in range(3):
         handle.press("ArrowRight")
     try:
-        page.wait_for_function("(before) => { const imgs = document.querySelectorAll('.widget-output img, "
-                               ".jupyter-widgets-output-area img'); return imgs.length > 0 && "
-                               "imgs[0].src.slice(-2000) !== before; }", arg=before, timeout=20_000)
+        page.wait_for_function(_PANEL_IMAGE_CHANGED, arg=before, timeout=20_000)
     except Exception:  # noqa: BLE001 - the checks below report what happened
         pass
     time.sleep(1.0)
