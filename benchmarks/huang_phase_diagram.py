@@ -24,19 +24,12 @@ import torch
 from mmcl_core.experiments import huang2024 as huang
 
 
-def _models(snr, c_mu, seeds):
-    """(mode, seed, draw keyword arguments) of every model of the phase diagram, in its order."""
+def _draw_kwargs(row: dict) -> dict:
+    """draw_grams arguments of one phase-diagram model (a row of the phase diagram's sweep table)."""
     p = huang.FIGURE1
-    base = {k: p[k] for k in ("d", "n", "m", "n_test", "noise_std", "init_std")}
-    out = []
-    for c in c_mu:
-        for v in snr:
-            mu = float(np.sqrt(v * p["d"] / p["n"]))
-            out += [("multi", s, {**base, "mu_norm": mu, "c_mu": float(c), "nu_norm": 0.4 * mu}) for s in seeds]
-    for v in snr:
-        mu = float(np.sqrt(v * p["d"] / p["n"]))
-        out += [("single", s, {**base, "mu_norm": mu, "nu_norm": 0.4 * mu, "aug_std": p["aug_std"]}) for s in seeds]
-    return out
+    mu = huang.mu_norm_for(row["n_snr2"], n=p["n"], noise_std=p["noise_std"], d=p["d"])
+    out = {k: p[k] for k in ("d", "n", "m", "n_test", "noise_std", "init_std", "aug_std")}
+    return {**out, "mu_norm": mu, "nu_norm": p["nu_norm"] / p["mu_norm"] * mu, "c_mu": float(row.get("c_mu", 3.0))}
 
 
 def main() -> None:
@@ -51,19 +44,20 @@ def main() -> None:
     start = time.perf_counter()
     pd = huang.phase_diagram(snr, c_mu, seeds, device=args.device)
     batched = time.perf_counter() - start
-    models = _models(snr, c_mu, seeds)
+    rows = [row for table in pd["tables"] for row in table.rows]  # every model of the diagram, in its order
     start = time.perf_counter()
-    for mode, s, kw in models:
-        huang.train_batched([huang.draw_grams(s, mode=mode, sampler="lowdim", **kw)], mode=mode, dtype="float32",
-                            **train)
+    for row in rows:  # the same draws and code, one model per call
+        huang.phase_point(**{k: row[k] for k in ("mode", "n_snr2", "seed", "dtype", "sampler")},
+                          c_mu=float(row.get("c_mu", 3.0)), device=args.device)
     same_code = time.perf_counter() - start
-    k = len(models) if args.direct_models <= 0 else min(args.direct_models, len(models))
-    chosen = [models[i] for i in np.linspace(0, len(models) - 1, k).round().astype(int)]
+    k = len(rows) if args.direct_models <= 0 else min(args.direct_models, len(rows))
+    chosen = [rows[i] for i in np.linspace(0, len(rows) - 1, k).round().astype(int)]
     start = time.perf_counter()
-    for mode, s, kw in chosen:
-        huang.train_direct(huang.draw_grams(s, mode=mode, keep_vectors=True, **kw), mode=mode, dtype="float32",
+    for row in chosen:
+        draw = huang.draw_grams(row["seed"], mode=row["mode"], keep_vectors=True, **_draw_kwargs(row))
+        huang.train_direct(draw, mode=row["mode"], dtype="float32",
                            **{k_: train[k_] for k_ in ("lr", "epochs", "temperature", "negatives") if k_ in train})
-    direct = (time.perf_counter() - start) * len(models) / k
+    direct = (time.perf_counter() - start) * len(rows) / k
     print(f"models: {pd['models']}  batched: {batched:.1f} s  one at a time, same code: {same_code:.1f} s "
           f"({same_code / batched:.1f}x)  one at a time, d-dimensional: {direct:.1f} s "
           f"({direct / batched:.1f}x; {k} models timed)  (device {args.device}, {args.threads} threads)")

@@ -84,6 +84,14 @@ def _checksum(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def _array_digest(result: dict) -> str:
+    """SHA-256 over the names, shapes and bytes of a result's arrays (the checksum of an NPZ entry)."""
+    digest = hashlib.sha256()
+    for k in sorted(result):
+        digest.update(k.encode() + result[k].tobytes() + str(result[k].shape).encode())
+    return digest.hexdigest()
+
+
 def _check_result(result: Any) -> dict:
     if not isinstance(result, dict) or not result:
         raise TypeError(f"a sweep function must return a non-empty dict of numbers, got {type(result).__name__}")
@@ -123,10 +131,7 @@ def _save(base: Path, params: dict, seed: int, result: dict) -> Path:
         path = base.with_suffix(".json")
         _write_atomic(path, json.dumps(doc, sort_keys=True).encode())
     else:
-        digest = hashlib.sha256()
-        for k in sorted(result):
-            digest.update(k.encode() + result[k].tobytes() + str(result[k].shape).encode())
-        meta = json.dumps({"params": _jsonable(params), "seed": int(seed), "sha256": digest.hexdigest()})
+        meta = json.dumps({"params": _jsonable(params), "seed": int(seed), "sha256": _array_digest(result)})
         buf = io.BytesIO()
         np.savez(buf, __meta__=np.array(meta), **{f"r_{k}": v for k, v in result.items()})
         path = base.with_suffix(".npz")
@@ -152,10 +157,7 @@ def _load(base: Path) -> dict | None:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["__meta__"]))
                 result = {k[2:]: z[k] for k in z.files if k.startswith("r_")}
-            digest = hashlib.sha256()
-            for k in sorted(result):
-                digest.update(k.encode() + result[k].tobytes() + str(result[k].shape).encode())
-            return result if digest.hexdigest() == meta["sha256"] else None
+            return result if _array_digest(result) == meta["sha256"] else None
         except Exception:  # noqa: BLE001 - a truncated zip raises one of many types: treat all as a cache miss
             return None
     return None

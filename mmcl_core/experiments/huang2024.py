@@ -20,9 +20,10 @@ import numpy as np
 
 from .._checks import check_choice, check_int, check_real
 
-__all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "FIGURE1", "n_snr2", "stage1_theory", "draw_grams",
-           "train_batched", "train_direct", "probe_accuracy", "figure1", "phase_diagram", "stage1_rates", "phase_lookup",
-           "crossing", "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table"]
+__all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1", "PHASE_VERSION", "n_snr2",
+           "mu_norm_for", "stage1_theory", "draw_grams", "train_batched", "train_direct", "probe_accuracy", "figure1",
+           "phase_point", "phase_points", "phase_diagram", "stage1_rates", "phase_lookup", "crossing",
+           "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table", "colored_digits_summary"]
 
 MODES = ("single", "multi")
 NEGATIVES = ("opposite", "all")
@@ -36,6 +37,11 @@ FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0
 def n_snr2(n: int, mu_norm: float, noise_std: float, d: int) -> float:
     """The paper's control parameter n * SNR^2 = n ||mu||^2 / (noise_std^2 d)."""
     return n * mu_norm ** 2 / (noise_std ** 2 * d)
+
+
+def mu_norm_for(n_snr2_value: float, *, n: int, noise_std: float, d: int) -> float:
+    """The signal norm ||mu|| that gives n * SNR^2 = ``n_snr2_value`` (the inverse of :func:`n_snr2`)."""
+    return float(np.sqrt(check_real("n_snr2", n_snr2_value, low=0.0, low_open=True) * noise_std ** 2 * d / n))
 
 
 def stage1_theory(*, d: int, n: int, m: int, lr: float, mu_norm: float, c_mu: float, noise_std: float,
@@ -321,12 +327,12 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
 
     for t in range(epochs + 1):
         P, Q = acts("image")
-        H1, H2 = relu(y[:, :, None] * P[:, None, :]), relu(Q.transpose(1, 2))  # (B, n, m) signal / noise patch
+        H2 = relu(Q.transpose(1, 2))  # (B, n, m) noise-patch activations
         if mode == "multi":
             Pt, Qt = acts("text")
             G2 = relu(Qt.transpose(1, 2))
             A, At = relu(torch.stack([P, -P], 1)), relu(torch.stack([Pt, -Pt], 1))  # (B, 2, m): y = +1, -1 rows
-            # the signal patches have two distinct activation rows (y = +1, -1): H1 = Y A, G1 = Y At
+            # the signal patches have two distinct activation rows (y = +1, -1): H1 = Y A, G1 = Y At (never formed)
             S_hg = (Y @ (A @ At.transpose(1, 2)) @ Y.transpose(1, 2) + H2 @ G2.transpose(1, 2)) / m  # Sim(x_i, x~_j)
             loss_i, C_i = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg)
             loss_t, C_t = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg.transpose(1, 2))
@@ -336,7 +342,7 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
             H2hat = relu(_inner(G["image"]["aug"], *state["image"]).transpose(1, 2))
             A = relu(torch.stack([P, -P], 1))
             S = (Y @ (A @ A.transpose(1, 2)) @ Y.transpose(1, 2) + H2 @ H2.transpose(1, 2)) / m
-            S_pos = ((H1 * H1).sum(2) + (H2 * H2hat).sum(2)) / m
+            S_pos = ((Y @ (A * A).sum(2, keepdim=True))[:, :, 0] + (H2 * H2hat).sum(2)) / m  # |H1_i|^2 via A
             loss, C = weights_from(S_pos, S)
             diag = torch.diagonal(C, dim1=1, dim2=2)
             C_off = C - torch.diag_embed(diag)
@@ -549,8 +555,7 @@ def phase_points(points: list, *, device: str = "auto") -> list:
         nu_ratio = p["nu_norm"] / p["mu_norm"]  # 0.4 in Figure 1
         draws = []
         for i in idx:
-            v = check_real("n_snr2", points[i]["n_snr2"], low=0.0, low_open=True)
-            mu = float(np.sqrt(v * p["noise_std"] ** 2 * p["d"] / p["n"]))
+            mu = mu_norm_for(points[i]["n_snr2"], n=p["n"], noise_std=p["noise_std"], d=p["d"])
             draws += _draws([points[i]["seed"]], mode, {**p, "mu_norm": mu, "c_mu": points[i].get("c_mu", 3.0),
                                                         "nu_norm": nu_ratio * mu, "sampler": sampler})
         hist = train_batched(draws, mode=mode, dtype=dtype, **_train_keys(p))
