@@ -1,5 +1,6 @@
-"""The ``mmcl`` command: ``mmcl reproduce`` runs the notebooks headlessly, ``mmcl list``
-describes them. This is the only module that imports papermill.
+"""The ``mmcl`` command: ``mmcl reproduce`` runs the notebooks headlessly (``--html``: and writes a static site),
+``mmcl list`` describes them, ``mmcl course build`` writes the student and instructor versions. This is the only
+module that imports papermill, nbclient or nbconvert.
 
 Notebooks run with the interpreter ``mmcl`` itself runs in: a private kernelspec named
 ``python3`` pointing at ``sys.executable`` is put first on ``JUPYTER_PATH`` for the run,
@@ -24,7 +25,7 @@ from .device import DEVICE_CHOICES, get_device
 from .report import METRICS_ENV, read_metrics_file
 
 __all__ = ["PROFILES", "find_notebook_dir", "list_notebooks", "notebook_info", "parse_parameter",
-           "reproduce", "main"]
+           "reproduce", "write_site", "run_student_versions", "main"]
 
 PROFILES = ("quick", "full")
 KERNEL_NAME = "python3"
@@ -193,7 +194,7 @@ def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_time
 
 def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest", parameters: dict | None = None,
               device: str = "auto", notebook_dir=None, progress: bool = True, stream=None,
-              cell_timeout: float | None = 1200.0) -> dict:
+              cell_timeout: float | None = 1200.0, html: bool = False) -> dict:
     """Execute the notebooks in order with papermill and write ``<out>/summary.json``.
 
     Args:
@@ -207,6 +208,8 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
         stream: where to print the table and errors (default stdout).
         cell_timeout: seconds one cell may run before the notebook fails (None: no limit); a stalled kernel then
             fails its notebook instead of hanging the run.
+        html: also write ``<out>/html/``: every executed notebook as HTML and an ``index.html`` (see
+            :func:`write_site`).
 
     Returns:
         The summary dict: ``{"profile", "device", "notebooks": {name: {status, seconds, metrics,
@@ -214,6 +217,8 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     """
     check_choice("profile", profile, PROFILES)
     check_choice("device", device, DEVICE_CHOICES)
+    if not isinstance(html, bool):
+        raise TypeError(f"html must be a bool, got {type(html).__name__}")
     if device != "auto":
         get_device(device)  # fail before running anything if the accelerator is missing
     parameters = dict(parameters or {})
@@ -244,7 +249,153 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     _print_table(summary, stream)
     print(f"wrote {out_dir / 'summary.json'}", file=stream)
+    if html:
+        print(f"wrote {write_site(out_dir, summary)}", file=stream)
     return summary
+
+
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def _widget_outputs(state: dict, model_id: str, seen=None) -> list:
+    """Outputs held by the Output widgets under ``model_id`` (depth first), from the saved widget state."""
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id].get("state", {})
+    found = list(model.get("outputs", []) or []) if model.get("_model_name") == "OutputModel" else []
+    for child in model.get("children", []) or []:
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            found += _widget_outputs(state, child[len("IPY_MODEL_"):], seen)
+    return found
+
+
+def _static_widgets(nb) -> int:
+    """Replace every widget view by what its Output widgets last showed (the batch path's figure); drop the widget
+    state, so the page needs no widget JavaScript. Returns the number of views replaced."""
+    import nbformat
+
+    state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    replaced = 0
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(_WIDGET_MIME) if out.get("output_type") in ("display_data",
+                                                                                       "execute_result") else None
+            if view is None:
+                outputs.append(out)
+                continue
+            replaced += 1
+            shown = [nbformat.from_dict(o) for o in _widget_outputs(state, view.get("model_id", ""))]
+            outputs += shown or [nbformat.v4.new_output("display_data", data={
+                "text/plain": "(interactive panel: open the notebook in JupyterLab to use it)"})]
+        if "outputs" in cell:
+            cell.outputs = outputs
+    return replaced
+
+
+def _link_cells(html: str) -> str:
+    """Links to ``NN_name.ipynb#cell-id`` become links to the site's ``NN_name.html#cell-id=cell-id``."""
+    import re
+
+    return re.sub(r'href="(\d\d_[\w-]+)\.ipynb(?:#([\w-]+))?"',
+                  lambda m: f'href="{m[1]}.html' + (f'#cell-id={m[2]}"' if m[2] else '"'), html)
+
+
+def write_site(out_dir, summary: dict) -> Path:
+    """Write ``<out_dir>/html``: one HTML page per executed notebook (figures embedded as PNG, widgets shown as the
+    figure their batch path last drew) and ``index.html`` linking them, ready to upload to a course page.
+
+    Args:
+        out_dir: the folder of a ``mmcl reproduce`` run.
+        summary: its summary dict (``reproduce``'s return value).
+
+    Returns:
+        The path of ``index.html``.
+    """
+    import html as html_lib
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    out_dir = Path(out_dir)
+    site = out_dir / "html"
+    site.mkdir(parents=True, exist_ok=True)
+    exporter = HTMLExporter(template_name="lab")
+    rows = []
+    for name, record in summary["notebooks"].items():
+        executed = Path(record.get("executed", out_dir / "notebooks" / f"{name}.ipynb"))
+        title = name
+        if executed.exists():
+            nb = nbformat.read(str(executed), as_version=4)
+            title = nb.metadata.get("mmcl", {}).get("title", name)
+            _static_widgets(nb)
+            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+            (site / f"{name}.html").write_text(_link_cells(body), encoding="utf-8")
+            link = f'<a href="{name}.html">{html_lib.escape(name)}</a>'
+        else:
+            link = html_lib.escape(name)
+        error = f'<br><small>{html_lib.escape(record["error"])}</small>' if record.get("error") else ""
+        figures_count = sum(1 for f in record.get("figures", []) if f.endswith(".png"))
+        rows.append(f"<tr><td>{link}</td><td>{html_lib.escape(title)}</td><td>{record['status']}{error}</td>"
+                    f"<td>{record['seconds']:.1f}</td><td>{figures_count}</td><td>{len(record.get('metrics', {}))}</td>"
+                    "</tr>")
+    index = site / "index.html"
+    index.write_text(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>MMCL Theory Lab</title>"
+        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.3em .8em;"
+        "border-bottom:1px solid #ddd;text-align:left}</style></head><body>\n"
+        "<h1>MMCL Theory Lab: executed notebooks</h1>\n"
+        f"<p>Profile <code>{html_lib.escape(str(summary.get('profile')))}</code>, device "
+        f"<code>{html_lib.escape(str(summary.get('device')))}</code>. Widgets are shown as the figure of their batch "
+        "path; open the notebooks in JupyterLab to move the controls.</p>\n"
+        "<table><tr><th>notebook</th><th>title</th><th>status</th><th>seconds</th><th>figures</th><th>checked "
+        "numbers</th></tr>\n" + "\n".join(rows) + "\n</table></body></html>\n", encoding="utf-8")
+    return index
+
+
+def run_student_versions(student_dir, out, *, only: str | None = None, cell_timeout: float | None = 1200.0,
+                         progress: bool = True) -> dict:
+    """Execute the student notebooks with errors allowed and check each fails only in its exercise cells.
+
+    Args:
+        student_dir: the ``student`` folder written by :func:`mmcl_core.course.build`.
+        out: folder for the executed student notebooks.
+        only: glob on notebook names; None runs all.
+        cell_timeout: seconds one cell may run (None: no limit).
+        progress: show a progress bar.
+
+    Returns:
+        dict notebook stem -> {"problems": [...], "exercises": n, "seconds": s}; no problems means every
+        exercise cell raised ``NotImplementedError`` and no other cell raised anything.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from tqdm.auto import tqdm
+
+    from .course import exercise_cells, student_problems
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    with _this_interpreter_kernel():
+        for path in tqdm(list_notebooks(student_dir, only), desc="student versions", unit="nb", disable=not progress):
+            nb = nbformat.read(str(path), as_version=4)
+            start = time.perf_counter()
+            with tempfile.TemporaryDirectory(prefix="mmcl-student-") as metrics_dir, \
+                    _environment(**{METRICS_ENV: Path(metrics_dir) / "m.jsonl"}):
+                NotebookClient(nb, timeout=cell_timeout, kernel_name=KERNEL_NAME, allow_errors=True,
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+            nbformat.write(nb, str(out / path.name))
+            results[path.stem] = {"problems": student_problems(nb) + _error_outputs_in_widgets(nb),
+                                  "exercises": len(exercise_cells(nb)),
+                                  "seconds": round(time.perf_counter() - start, 2)}
+    return results
+
+
+def _error_outputs_in_widgets(nb) -> list[str]:
+    return [e for e in _error_outputs(nb) if e.startswith("widget ")]
 
 
 def _print_table(summary: dict, stream) -> None:
@@ -275,13 +426,38 @@ def _cmd_reproduce(args) -> int:
     params = dict(parse_parameter(p) for p in args.parameter)
     summary = reproduce(profile=args.profile, only=args.only, out=args.out, parameters=params,
                         device=args.device, notebook_dir=args.notebook_dir, progress=not args.no_progress,
-                        cell_timeout=args.cell_timeout or None)
+                        cell_timeout=args.cell_timeout or None, html=args.html)
     failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
     return 1 if failed else 0
 
 
+def _cmd_course_build(args) -> int:
+    from .course import build
+
+    built = build(args.out, args.notebook_dir)
+    out = Path(args.out)
+    n_ex = sum(len(v) for v in built["exercises"].values())
+    print(f"wrote {len(built['student'])} student and {len(built['instructor'])} instructor notebooks "
+          f"({n_ex} exercises) under {out}")
+    if not args.execute:
+        return 0
+    summary = reproduce(profile="quick", out=out / "instructor_run", notebook_dir=out / "instructor",
+                        progress=not args.no_progress, html=True, cell_timeout=args.cell_timeout or None)
+    failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
+    passed = sum(1 for r in summary["notebooks"].values() for k in r["metrics"] if k.startswith("exercise_"))
+    print(f"instructor version: {len(summary['notebooks']) - len(failed)} notebooks ok, {passed}/{n_ex} checkers passed")
+    student = run_student_versions(out / "student", out / "student_run", progress=not args.no_progress,
+                                   cell_timeout=args.cell_timeout or None)
+    problems = {n: r["problems"] for n, r in student.items() if r["problems"]}
+    for name, items in problems.items():
+        print(f"student version {name}: " + "; ".join(items))
+    print(f"student version: {len(student) - len(problems)}/{len(student)} notebooks fail only with "
+          "NotImplementedError in their exercise cells")
+    return 1 if failed or problems or passed != n_ex else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmcl", description="MMCL Theory Lab: run and list the notebooks.")
+    parser = argparse.ArgumentParser(prog="mmcl", description="MMCL Theory Lab: run and list the notebooks, build the course.")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="execute the notebooks headlessly (papermill)")
     rep.add_argument("--profile", choices=PROFILES, default="quick", help="quick (default) or full (paper scale)")
@@ -294,11 +470,25 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-progress", action="store_true", help="no progress bar")
     rep.add_argument("--cell-timeout", metavar="SECONDS", type=float, default=1200.0,
                      help="fail a notebook whose cell runs longer than this (default 1200; 0: no limit)")
+    rep.add_argument("--html", action="store_true",
+                     help="also write DIR/html: every executed notebook as HTML and an index page")
     rep.set_defaults(func=_cmd_reproduce)
     lst = sub.add_parser("list", help="describe each notebook, its parameters and runtime")
     lst.add_argument("--only", metavar="GLOB")
     lst.add_argument("--notebook-dir", metavar="DIR")
     lst.set_defaults(func=_cmd_list)
+    course = sub.add_parser("course", help="course module: student and instructor versions")
+    course_sub = course.add_subparsers(dest="course_command", required=True)
+    cb = course_sub.add_parser("build", help="write DIR/student (exercise stubs) and DIR/instructor (solutions)")
+    cb.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    cb.add_argument("--notebook-dir", metavar="DIR", help="folder with the source notebooks (default: found)")
+    cb.add_argument("--execute", action="store_true",
+                    help="also run both versions (quick profile): the instructor one must pass every checker, the "
+                         "student one may fail only with NotImplementedError in exercise cells")
+    cb.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cb.add_argument("--cell-timeout", metavar="SECONDS", type=float, default=1200.0,
+                    help="fail a notebook whose cell runs longer than this (default 1200; 0: no limit)")
+    cb.set_defaults(func=_cmd_course_build)
     return parser
 
 

@@ -87,10 +87,19 @@ def test_mmcl_list_shows_every_notebook_and_its_parameters(capsys):
 
 
 @pytest.mark.slow
-def test_reproduce_quick_runs_every_notebook(tmp_path):
-    summary = cli.reproduce(profile="quick", out=tmp_path, progress=False)
+def test_course_versions_run_and_reproduce_quick_writes_the_site(tmp_path):
+    """The suite's one full execution: `mmcl course build`, then `mmcl reproduce --html` on the instructor version
+    (every notebook ok, every checker passed, the synthesis table complete, the site shows every figure), then the
+    student version (fails only with NotImplementedError, and only in its exercise cells)."""
+    from mmcl_core import course
+    from mmcl_core.exercises import EXERCISES
+    from mmcl_core.experiments.synthesis import CLAIMS
+
+    built = course.build(tmp_path / "course")
+    summary = cli.reproduce(profile="quick", out=tmp_path / "run", notebook_dir=tmp_path / "course" / "instructor",
+                            progress=False, html=True)
     assert set(summary["notebooks"]) == {p.stem for p in NOTEBOOKS}
-    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["notebooks"].keys() == summary["notebooks"].keys()
     for name, record in summary["notebooks"].items():
         assert record["status"] == "ok", f"{name}: {record['error']}"
@@ -98,9 +107,32 @@ def test_reproduce_quick_runs_every_notebook(tmp_path):
         pngs = {Path(f).stem for f in record["figures"] if f.endswith(".png")}
         pdfs = {Path(f).stem for f in record["figures"] if f.endswith(".pdf")}
         assert pngs and pngs == pdfs, f"{name}: every figure as PNG and PDF"
-        assert (tmp_path / "notebooks" / f"{name}.ipynb").exists()
-    metrics = summary["notebooks"]["00_start_here"]["metrics"]
-    assert metrics["gradient_rel_error"] <= 1e-8
+        assert (tmp_path / "run" / "notebooks" / f"{name}.ipynb").exists()
+    metrics = {name: record["metrics"] for name, record in summary["notebooks"].items()}
+    assert metrics["00_start_here"]["gradient_rel_error"] <= 1e-8
+    passed = {k[len("exercise_"):] for m in metrics.values() for k, v in m.items() if k.startswith("exercise_") and v}
+    assert passed == set(EXERCISES), set(EXERCISES) - passed  # the instructor version passes every checker
+    synthesis = metrics["10_synthesis"]
+    assert synthesis["claims_rows"] == synthesis["claims_measured"] == synthesis["claims_as_found"] == len(CLAIMS)
+
+    site = tmp_path / "run" / "html"
+    index = (site / "index.html").read_text()
+    for name, record in summary["notebooks"].items():
+        assert f'href="{name}.html"' in index, name
+        page = (site / f"{name}.html").read_text()
+        nb = nbformat.read(record["executed"], as_version=4)
+        cli._static_widgets(nb)
+        shown = sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
+        saved = sum(f.endswith(".png") for f in record["figures"])
+        assert page.count("<img") == shown >= saved >= 1, (name, page.count("<img"), shown, saved)
+        assert cli._WIDGET_MIME not in page and "open the notebook in JupyterLab to use it" not in page
+
+    student = cli.run_student_versions(tmp_path / "course" / "student", tmp_path / "student_run", progress=False)
+    assert set(student) == {p.stem for p in NOTEBOOKS}
+    for name, result in student.items():
+        assert result["problems"] == [], (name, result["problems"])
+        assert result["exercises"] == len(built["exercises"].get(name, []))
+    assert sum(r["exercises"] for r in student.values()) == len(EXERCISES)
 
 
 @pytest.mark.slow

@@ -1,0 +1,140 @@
+"""The course build (student and instructor versions from one source) and the static site, without running the
+suite; the slow end-to-end run of both versions is in test_notebooks.py."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mmcl_core import cli, course
+from mmcl_core.exercises import EXERCISES
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_exercise_sits_in_its_notebook_once_with_markers():
+    seen = {}
+    for path in NOTEBOOKS:
+        nb = nbformat.read(str(path), as_version=4)
+        cells = course.exercise_cells(nb)
+        for index, cell, ex_id in cells:
+            assert EXERCISES[ex_id].notebook == path.stem, (ex_id, path.name)
+            assert f'exercises.check("{ex_id}"' in cell.source
+            assert course.BEGIN in cell.source and course.END in cell.source
+            assert index > max(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in
+                               {j for j, _, _ in cells}), "exercise cells come after every other code cell"
+            seen[ex_id] = seen.get(ex_id, 0) + 1
+    assert seen == {ex_id: 1 for ex_id in EXERCISES}
+
+
+def test_build_writes_both_versions_and_only_exercise_cells_differ(tmp_path, capsys):
+    assert cli.main(["course", "build", "--out", str(tmp_path)]) == 0
+    assert "16 exercises" in capsys.readouterr().out
+    for path in NOTEBOOKS:
+        src = nbformat.read(str(path), as_version=4)
+        student = nbformat.read(str(tmp_path / "student" / path.name), as_version=4)
+        teacher = nbformat.read(str(tmp_path / "instructor" / path.name), as_version=4)
+        assert student.metadata["mmcl"]["version"] == "student" and teacher.metadata["mmcl"]["version"] == "instructor"
+        exercise_ids = {c.id for _, c, _ in course.exercise_cells(src)}
+        strip = lambda nb: [c for c in nb.cells if not c.id.endswith("-banner")]
+        assert len(strip(student)) == len(src.cells) == len(strip(teacher))
+        for original, stu, ins in zip(src.cells, strip(student), strip(teacher)):
+            if original.id not in exercise_ids:
+                assert stu.source == original.source == ins.source
+                continue
+            assert "NotImplementedError" in stu.source and course.BEGIN not in stu.source
+            assert "NotImplementedError" not in ins.source and course.BEGIN not in ins.source
+            solution = original.source.split(course.BEGIN)[1].split(course.END)[0].strip().splitlines()
+            assert all(line.strip() not in stu.source for line in solution if "=" in line and "..." not in line)
+            assert all(line.strip() in ins.source for line in solution)
+        if exercise_ids:
+            assert student.cells[1].id == "student-banner" and teacher.cells[1].id == "instructor-banner"
+
+
+def test_stub_keeps_indentation_and_the_names_the_checker_reads():
+    fn = 'def f(x):\n    """doc"""\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n\ncheck("04.1", f)'
+    stub = course.student_source(fn, "04.1")
+    assert '    raise NotImplementedError("Exercise 04.1' in stub and "2 * x" not in stub
+    compile(stub, "stub", "exec")
+    value = "# BEGIN SOLUTION\nanswer = 1 / 10  # why\n# END SOLUTION\ncheck('03.2', answer)"
+    stub = course.student_source(value, "03.2")
+    assert stub.splitlines()[0] == "answer = ...  # your answer" and "1 / 10" not in stub
+    assert course.instructor_source(value, "03.2") == "answer = 1 / 10  # why\ncheck('03.2', answer)"
+
+
+@pytest.mark.parametrize("source", ["x = 1", "# BEGIN SOLUTION\nx = 1", "# END SOLUTION\nx\n# BEGIN SOLUTION",
+                                    "# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION\n# END SOLUTION"])
+def test_unmatched_markers_are_an_error_naming_the_exercise(source):
+    with pytest.raises(ValueError, match="exercise 02.1"):
+        course.student_source(source, "02.1")
+
+
+def _executed(outputs_by_cell, exercise_at=(1,)):
+    nb = nbformat.v4.new_notebook()
+    for i, outputs in enumerate(outputs_by_cell):
+        cell = nbformat.v4.new_code_cell("pass")
+        cell.outputs = [nbformat.v4.new_output("error", ename=e, evalue="", traceback=[]) for e in outputs]
+        if i in exercise_at:
+            cell.metadata.update(tags=["exercise"], exercise_id=f"0{i}.1")
+        nb.cells.append(cell)
+    return nb
+
+
+def test_student_problems_flags_every_way_a_student_run_can_go_wrong():
+    assert course.student_problems(_executed([[], ["NotImplementedError"]])) == []
+    assert "not an exercise" in course.student_problems(_executed([["NameError"], ["NotImplementedError"]]))[0]
+    assert "got ['TypeError']" in course.student_problems(_executed([[], ["TypeError"]]))[0]
+    assert "got no error" in course.student_problems(_executed([[], []]))[0]
+
+
+def _widget_notebook():
+    nb = nbformat.v4.new_notebook()
+    png = "iVBORw0KGgo="
+    plot = nbformat.v4.new_code_cell("plot")
+    plot.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
+    panel = nbformat.v4.new_code_cell("panel")
+    panel.outputs = [nbformat.v4.new_output("display_data", data={
+        cli._WIDGET_MIME: {"model_id": "box", "version_major": 2, "version_minor": 0}, "text/plain": "VBox()"})]
+    link = nbformat.v4.new_markdown_cell("[cell](04_nakada_svd.ipynb#cell-08) and [nb](02_zhang_theory.ipynb)")
+    nb.cells = [plot, panel, link]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
+        "box": {"model_name": "VBoxModel", "state": {"_model_name": "VBoxModel", "children": ["IPY_MODEL_out"]}},
+        "out": {"model_name": "OutputModel", "state": {"_model_name": "OutputModel", "outputs": [
+            {"output_type": "display_data", "data": {"image/png": png, "text/plain": "<Figure>"}, "metadata": {}}]}}},
+        "version_major": 2, "version_minor": 0}}
+    return nb
+
+
+def test_widget_views_become_their_last_figure_and_links_point_at_the_site(tmp_path):
+    nb = _widget_notebook()
+    assert cli._static_widgets(nb) == 1
+    assert "widgets" not in nb.metadata
+    assert [o["data"].get("image/png") is not None for c in nb.cells[:2] for o in c.outputs] == [True, True]
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(_widget_notebook(), str(tmp_path / "notebooks" / "00_demo.ipynb"))
+    summary = {"profile": "quick", "device": "cpu", "notebooks": {
+        "00_demo": {"status": "ok", "seconds": 1.0, "figures": [], "metrics": {"a": 1}, "error": None,
+                    "executed": str(tmp_path / "notebooks" / "00_demo.ipynb")},
+        "01_failed": {"status": "failed", "seconds": 0.5, "figures": [], "metrics": {}, "error": "boom <b>",
+                      "executed": str(tmp_path / "notebooks" / "01_failed.ipynb")}}}
+    index = cli.write_site(tmp_path, summary)
+    page = (tmp_path / "html" / "00_demo.html").read_text()
+    assert page.count("<img") == 2 and cli._WIDGET_MIME not in page
+    assert 'href="04_nakada_svd.html#cell-id=cell-08"' in page and 'href="02_zhang_theory.html"' in page
+    assert 'id="cell-id=' in page
+    html = index.read_text()
+    assert '<a href="00_demo.html">' in html and "boom &lt;b&gt;" in html and "01_failed.html" not in html
+
+
+def test_reproduce_rejects_a_non_bool_html_before_running(tmp_path):
+    with pytest.raises(TypeError, match="html"):
+        cli.reproduce(out=tmp_path, only="00*", html="yes")
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_course_md_describes_the_built_parts():
+    text = (ROOT / "COURSE.md").read_text()
+    for needle in ("mmcl course build", "--html", "10_synthesis", "NotImplementedError"):
+        assert needle in text, needle
+    assert "not written yet" not in text
