@@ -22,7 +22,7 @@ from _report import emit  # noqa: E402
 from mmcl_core import figures  # noqa: E402
 from mmcl_core.experiments import huang2024 as huang  # noqa: E402
 from mmcl_core.experiments import nakada2023 as nakada  # noqa: E402
-from mmcl_core.experiments import real_data, start_here  # noqa: E402
+from mmcl_core.experiments import real_data, start_here, synthesis  # noqa: E402
 from mmcl_core.experiments import xue2024 as xue  # noqa: E402
 from mmcl_core.experiments import zhang2023 as zhang  # noqa: E402
 
@@ -31,7 +31,7 @@ BOUNDS = {"closed form": 0.3, "live simulation": 1.0, "sweep-backed": 1.0, "run 
 RECORDED = {"closed_form_widget_seconds": "closed form", "simulation_widget_seconds": "live simulation",
             "live_widget_seconds": "run button (training)", "phase_widget_seconds": "sweep-backed"}
 NOTEBOOK_KIND = {"00_start_here": "closed form", "01_real_data_tour": "closed form", "02_zhang_theory": "closed form",
-                 "04_nakada_svd": "closed form"}
+                 "04_nakada_svd": "closed form", "10_synthesis": "live simulation"}
 
 
 def _direct_panels():
@@ -46,6 +46,7 @@ def _direct_panels():
          figures.plot_linear_proxy_panel),
         ("08_xue_theory", "closed_form_panel", "closed form", xue.closed_form_panel, figures.plot_xue_closed_panel),
         ("08_xue_theory", "simulation_panel", "live simulation", xue.simulation_panel, figures.plot_sim_panel),
+        ("10_synthesis", "lens_panel", "live simulation", synthesis.lens_panel, figures.plot_lens_panel),
     ]
 
 

@@ -257,23 +257,36 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-def _widget_outputs(state: dict, model_id: str, seen=None) -> list:
-    """Outputs held by the Output widgets under ``model_id`` (depth first), from the saved widget state."""
+def _widget_outputs(state: dict, model_id: str, seen=None) -> tuple[list, list]:
+    """What the widget tree under ``model_id`` shows, from the saved widget state: the outputs of its Output widgets
+    and, for the others, their text (HTML/Label values, progress as a percentage), depth first."""
     seen = set() if seen is None else seen
     if model_id in seen or model_id not in state:
-        return []
+        return [], []
     seen.add(model_id)
     model = state[model_id].get("state", {})
-    found = list(model.get("outputs", []) or []) if model.get("_model_name") == "OutputModel" else []
+    kind = model.get("_model_name", "")
+    outputs = list(model.get("outputs", []) or []) if kind == "OutputModel" else []
+    texts = []
+    if kind in ("HTMLModel", "LabelModel") and str(model.get("value", "")).strip():
+        texts.append(str(model["value"]).strip())
+    elif kind in ("FloatProgressModel", "IntProgressModel") and model.get("max"):
+        texts.append(f"{100 * float(model.get('value', 0)) / float(model['max']):.0f} %")
     for child in model.get("children", []) or []:
         if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            found += _widget_outputs(state, child[len("IPY_MODEL_"):], seen)
-    return found
+            more_outputs, more_texts = _widget_outputs(state, child[len("IPY_MODEL_"):], seen)
+            outputs += more_outputs
+            texts += more_texts
+    return outputs, texts
 
 
 def _static_widgets(nb) -> int:
-    """Replace every widget view by what its Output widgets last showed (the batch path's figure); drop the widget
-    state, so the page needs no widget JavaScript. Returns the number of views replaced."""
+    """Replace every widget view by what it last showed: a panel by its Output widget's content (the figure of the
+    batch path), a progress bar by its text; drop the widget state, so the page needs no widget JavaScript. Returns
+    the number of views replaced."""
+    import html as html_lib
+    import re
+
     import nbformat
 
     state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
@@ -287,9 +300,11 @@ def _static_widgets(nb) -> int:
                 outputs.append(out)
                 continue
             replaced += 1
-            shown = [nbformat.from_dict(o) for o in _widget_outputs(state, view.get("model_id", ""))]
-            outputs += shown or [nbformat.v4.new_output("display_data", data={
-                "text/plain": "(interactive panel: open the notebook in JupyterLab to use it)"})]
+            shown, texts = _widget_outputs(state, view.get("model_id", ""))
+            outputs += [nbformat.from_dict(o) for o in shown]
+            if not shown and texts:  # e.g. a finished tqdm bar: "label | 100 % | 30/30 [00:10]"
+                text = " | ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", t)) for t in texts)
+                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
         if "outputs" in cell:
             cell.outputs = outputs
     return replaced
