@@ -1,6 +1,6 @@
 """The ``mmcl`` command: ``mmcl reproduce`` runs the notebooks headlessly (``--html``: and writes a static site),
 ``mmcl list`` describes them, ``mmcl course build`` writes the student and instructor versions. This is the only
-module that imports papermill, nbclient or nbconvert.
+module that imports papermill or nbconvert.
 
 Notebooks run with the interpreter ``mmcl`` itself runs in: a private kernelspec named
 ``python3`` pointing at ``sys.executable`` is put first on ``JUPYTER_PATH`` for the run,
@@ -386,7 +386,8 @@ def run_student_versions(student_dir, out, *, only: str | None = None, cell_time
         exercise cell raised ``NotImplementedError`` and no other cell raised anything.
     """
     import nbformat
-    from nbclient import NotebookClient
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
     from tqdm.auto import tqdm
 
     from .course import exercise_cells, student_problems
@@ -396,14 +397,21 @@ def run_student_versions(student_dir, out, *, only: str | None = None, cell_time
     results = {}
     with _this_interpreter_kernel():
         for path in tqdm(list_notebooks(student_dir, only), desc="student versions", unit="nb", disable=not progress):
-            nb = nbformat.read(str(path), as_version=4)
+            executed = out / path.name
             start = time.perf_counter()
+            problems = []
             with tempfile.TemporaryDirectory(prefix="mmcl-student-") as metrics_dir, \
                     _environment(**{METRICS_ENV: Path(metrics_dir) / "m.jsonl"}):
-                NotebookClient(nb, timeout=cell_timeout, kernel_name=KERNEL_NAME, allow_errors=True,
-                               resources={"metadata": {"path": str(path.parent)}}).execute()
-            nbformat.write(nb, str(out / path.name))
-            results[path.stem] = {"problems": student_problems(nb) + _error_outputs_in_widgets(nb),
+                try:  # the same execution path as `mmcl reproduce`, every cell run even after an error
+                    papermill.execute_notebook(str(path), str(executed), kernel_name=KERNEL_NAME, progress_bar=False,
+                                               cwd=str(path.parent), log_output=False, execution_timeout=cell_timeout,
+                                               allow_errors=True)
+                except PapermillExecutionError:
+                    pass  # expected: the exercise stubs raise; student_problems below judges every error
+                except Exception as exc:  # kernel died, cell timed out, ...: a problem, not a crash
+                    problems.append(f"{type(exc).__name__}: {exc}")
+            nb = nbformat.read(str(executed), as_version=4) if executed.exists() else nbformat.read(str(path), 4)
+            results[path.stem] = {"problems": problems + student_problems(nb) + _error_outputs_in_widgets(nb),
                                   "exercises": len(exercise_cells(nb)),
                                   "seconds": round(time.perf_counter() - start, 2)}
     return results

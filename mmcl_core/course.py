@@ -78,14 +78,14 @@ def _assigned_names(block: list[str]) -> list[str]:
 
 def student_source(source: str, ex_id: str) -> str:
     """The cell source with every solution block replaced by a ``NotImplementedError`` stub (a top-level block
-    also keeps the names it must define, set to ``...``)."""
+    also names, in a comment, what it must define; left undefined, so a later cell that used it would fail)."""
     lines, pairs = _blocks(source, ex_id)
     out, last = [], 0
     for start, end in pairs:
         indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
         out += lines[last:start]
         if not indent:
-            out += [f"{name} = ...  # your answer" for name in _assigned_names(lines[start + 1:end])]
+            out += [f"# {name} = ...  (define it)" for name in _assigned_names(lines[start + 1:end])]
         out.append(f'{indent}raise NotImplementedError("Exercise {ex_id}: replace this line with your answer")')
         last = end + 1
     return "\n".join(out + lines[last:])

@@ -59,7 +59,7 @@ def test_stub_keeps_indentation_and_the_names_the_checker_reads():
     compile(stub, "stub", "exec")
     value = "# BEGIN SOLUTION\nanswer = 1 / 10  # why\n# END SOLUTION\ncheck('03.2', answer)"
     stub = course.student_source(value, "03.2")
-    assert stub.splitlines()[0] == "answer = ...  # your answer" and "1 / 10" not in stub
+    assert stub.splitlines()[0] == "# answer = ...  (define it)" and "1 / 10" not in stub
     assert course.instructor_source(value, "03.2") == "answer = 1 / 10  # why\ncheck('03.2', answer)"
 
 
@@ -147,3 +147,32 @@ def test_course_md_describes_the_built_parts():
     for needle in ("mmcl course build", "--html", "10_synthesis", "NotImplementedError"):
         assert needle in text, needle
     assert "not written yet" not in text
+
+
+def _course_notebook(folder: Path, after_exercise: str = "print('done')"):
+    """A numbered notebook with a parameters cell, exercise 03.2 and a cell after it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    params = nbformat.v4.new_code_cell('profile: str = "quick"  # profile')
+    params.metadata["tags"] = ["parameters"]
+    exercise = nbformat.v4.new_code_cell("from mmcl_core import exercises\n# BEGIN SOLUTION\nrate = 1 / 10\n"
+                                         "# END SOLUTION\nexercises.check('03.2', rate)")
+    exercise.metadata.update(tags=["exercise"], exercise_id="03.2")
+    nb.cells = [params, exercise, nbformat.v4.new_code_cell(after_exercise)]
+    nbformat.write(nb, str(folder / "03_tiny.ipynb"))
+    return folder
+
+
+@pytest.mark.slow
+def test_course_build_execute_passes_a_clean_course_and_fails_a_dependent_cell(tmp_path, capsys):
+    good = _course_notebook(tmp_path / "good")
+    assert cli.main(["course", "build", "--out", str(tmp_path / "out"), "--notebook-dir", str(good), "--execute",
+                     "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "1/1 checkers passed" in out and "1/1 notebooks fail only with NotImplementedError" in out
+    assert (tmp_path / "out" / "instructor_run" / "html" / "index.html").exists()
+    bad = _course_notebook(tmp_path / "bad", after_exercise="print(rate)")  # depends on the exercise
+    assert cli.main(["course", "build", "--out", str(tmp_path / "out2"), "--notebook-dir", str(bad), "--execute",
+                     "--no-progress"]) == 1
+    assert "(not an exercise): NameError" in capsys.readouterr().out
