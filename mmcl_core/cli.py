@@ -13,8 +13,10 @@ import argparse
 import ast
 import contextlib
 import fnmatch
+import html as html_lib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -284,9 +286,6 @@ def _static_widgets(nb) -> int:
     """Replace every widget view by what it last showed: a panel by its Output widget's content (the figure of the
     batch path), a progress bar by its text; drop the widget state, so the page needs no widget JavaScript. Returns
     the number of views replaced."""
-    import html as html_lib
-    import re
-
     import nbformat
 
     state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
@@ -310,10 +309,15 @@ def _static_widgets(nb) -> int:
     return replaced
 
 
+def _offline_friendly(html: str) -> str:
+    """The page renders without the network: require.js (only needed by live widgets, which the site replaces) is
+    dropped and MathJax loads asynchronously (offline, formulas stay as TeX source instead of blocking the page)."""
+    html = re.sub(r'<script src="[^"]*require(?:\.min)?\.js"></script>', "", html)
+    return re.sub(r'<script src="([^"]*mathjax[^"]*)">', r'<script async src="\1">', html)
+
+
 def _link_cells(html: str) -> str:
     """Links to ``NN_name.ipynb#cell-id`` become links to the site's ``NN_name.html#cell-id=cell-id``."""
-    import re
-
     return re.sub(r'href="(\d\d_[\w-]+)\.ipynb(?:#([\w-]+))?"',
                   lambda m: f'href="{m[1]}.html' + (f'#cell-id={m[2]}"' if m[2] else '"'), html)
 
@@ -329,8 +333,6 @@ def write_site(out_dir, summary: dict) -> Path:
     Returns:
         The path of ``index.html``.
     """
-    import html as html_lib
-
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -347,7 +349,7 @@ def write_site(out_dir, summary: dict) -> Path:
             title = nb.metadata.get("mmcl", {}).get("title", name)
             _static_widgets(nb)
             body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-            (site / f"{name}.html").write_text(_link_cells(body), encoding="utf-8")
+            (site / f"{name}.html").write_text(_offline_friendly(_link_cells(body)), encoding="utf-8")
             link = f'<a href="{name}.html">{html_lib.escape(name)}</a>'
         else:
             link = html_lib.escape(name)

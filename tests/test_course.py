@@ -132,6 +132,7 @@ def test_widget_views_become_their_last_figure_and_links_point_at_the_site(tmp_p
     assert page.count("<img") == 2 and cli._WIDGET_MIME not in page and "100 %" in page
     assert 'href="04_nakada_svd.html#cell-id=cell-08"' in page and 'href="02_zhang_theory.html"' in page
     assert 'id="cell-id=' in page
+    assert "require" not in page.split("</head>")[0] and "<script async src=" in page  # renders offline
     html = index.read_text()
     assert '<a href="00_demo.html">' in html and "boom &lt;b&gt;" in html and "01_failed.html" not in html
 
