@@ -140,20 +140,21 @@ def _this_interpreter_kernel():
             yield sys.executable
 
 
-def _error_outputs(nb) -> list[str]:
-    """Error outputs left in an executed notebook (cells and Output-widget state), e.g. from
-    widget callbacks that papermill does not treat as failures."""
-    found = []
-    for index, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                found.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
+def _widget_error_outputs(nb) -> list[str]:
+    """Error outputs kept in the saved Output-widget state (widget callbacks, which papermill does not treat as
+    failures)."""
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    for model_id, model in state.items():
-        for out in model.get("state", {}).get("outputs", []) or []:
-            if isinstance(out, dict) and out.get("output_type") == "error":
-                found.append(f"widget {model_id}: {out.get('ename')}: {out.get('evalue')}")
-    return found
+    return [f"widget {model_id}: {out.get('ename')}: {out.get('evalue')}"
+            for model_id, model in state.items() for out in model.get("state", {}).get("outputs", []) or []
+            if isinstance(out, dict) and out.get("output_type") == "error"]
+
+
+def _error_outputs(nb) -> list[str]:
+    """Error outputs left in an executed notebook: in cells and in Output-widget state."""
+    found = [f"cell {index}: {out.get('ename')}: {out.get('evalue')}"
+             for index, cell in enumerate(nb.cells) for out in cell.get("outputs", [])
+             if out.get("output_type") == "error"]
+    return found + _widget_error_outputs(nb)
 
 
 def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_timeout: float | None = None) -> dict:
@@ -413,14 +414,10 @@ def run_student_versions(student_dir, out, *, only: str | None = None, cell_time
                 except Exception as exc:  # kernel died, cell timed out, ...: a problem, not a crash
                     problems.append(f"{type(exc).__name__}: {exc}")
             nb = nbformat.read(str(executed), as_version=4) if executed.exists() else nbformat.read(str(path), 4)
-            results[path.stem] = {"problems": problems + student_problems(nb) + _error_outputs_in_widgets(nb),
+            results[path.stem] = {"problems": problems + student_problems(nb) + _widget_error_outputs(nb),
                                   "exercises": len(exercise_cells(nb)),
                                   "seconds": round(time.perf_counter() - start, 2)}
     return results
-
-
-def _error_outputs_in_widgets(nb) -> list[str]:
-    return [e for e in _error_outputs(nb) if e.startswith("widget ")]
 
 
 def _print_table(summary: dict, stream) -> None:

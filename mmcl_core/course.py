@@ -19,6 +19,7 @@ This module only rewrites notebooks (nbformat); executing them is :mod:`mmcl_cor
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -136,7 +137,7 @@ def build(out, notebook_dir=None) -> dict:
         if cells:
             result["exercises"][path.stem] = [ex_id for _, _, ex_id in cells]
         for version in VERSIONS:
-            nb = nbformat.read(str(path), as_version=4)
+            nb = copy.deepcopy(source_nb)
             rewrite = student_source if version == "student" else instructor_source
             for index, _, ex_id in cells:
                 nb.cells[index].source = rewrite(nb.cells[index].source, ex_id)

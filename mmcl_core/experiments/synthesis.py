@@ -27,7 +27,7 @@ from ..report import read_metrics_file
 from ..spectral import cross_covariance, normalized_cooccurrence, principal_angles
 from .zhang2023 import class_noise_model
 
-__all__ = ["spectral_lens", "lens_panel", "snr_lens", "snr_crossing", "Claim", "CLAIMS", "find_metrics_dir", "load_metrics",
+__all__ = ["spectral_lens", "lens_panel", "snr_lens", "Claim", "CLAIMS", "find_metrics_dir", "load_metrics",
            "claims_table", "claims_markdown"]
 
 
@@ -151,13 +151,6 @@ def snr_lens(n_snr2_values=(0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0), *, r: int = 3,
                 U = np.linalg.svd(X.T @ Z / n, full_matrices=False)[0][:, :r]
                 out[mode][a, b] = float(np.sum((E @ U) ** 2) / r)
     return {"n_snr2": values, **out, "c_mu": c_mu, "seeds": seeds}
-
-
-def snr_crossing(x, overlap, level: float = 0.5) -> float:
-    """The n SNR^2 at which a mean overlap curve first exceeds ``level`` (log-linear interpolation; inf if never)."""
-    from .huang2024 import crossing
-
-    return crossing(x, overlap, level)
 
 
 # --- the claims table -------------------------------------------------------------------------------------------
