@@ -15,6 +15,7 @@ import contextlib
 import fnmatch
 import html as html_lib
 import json
+import math
 import os
 import re
 import sys
@@ -27,7 +28,7 @@ from .device import DEVICE_CHOICES, get_device
 from .report import METRICS_ENV, read_metrics_file
 
 __all__ = ["PROFILES", "find_notebook_dir", "list_notebooks", "notebook_info", "parse_parameter",
-           "reproduce", "write_site", "run_student_versions", "main"]
+           "reproduce", "write_site", "main"]
 
 PROFILES = ("quick", "full")
 KERNEL_NAME = "python3"
@@ -157,10 +158,32 @@ def _error_outputs(nb) -> list[str]:
     return found + _widget_error_outputs(nb)
 
 
-def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_timeout: float | None = None) -> dict:
+def _student_tail(instructor_nb, student_path: Path):
+    """(index in the instructor notebook where the exercises start, the student notebook's cells from there on).
+
+    The two versions share every code cell before the first exercise (``course.build`` rewrites only exercise
+    cells), so the student version is the instructor's executed prefix followed by this tail."""
     import nbformat
-    import papermill
+
+    from .course import exercise_cells
+
+    student_nb = nbformat.read(str(student_path), as_version=4)
+    found_i, found_s = exercise_cells(instructor_nb), exercise_cells(student_nb)
+    at_i = found_i[0][0] if found_i else len(instructor_nb.cells)
+    at_s = found_s[0][0] if found_s else len(student_nb.cells)
+    prefix_i = [c.source for c in instructor_nb.cells[:at_i] if c.cell_type == "code"]
+    prefix_s = [c.source for c in student_nb.cells[:at_s] if c.cell_type == "code"]
+    if prefix_i != prefix_s:
+        raise ValueError(f"{student_path.name}: the student and instructor versions differ before the first exercise")
+    return at_i, student_nb.cells[at_s:]
+
+
+def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_timeout: float | None = None,
+             student: Path | None = None) -> dict:
+    import nbformat
     from papermill.exceptions import PapermillExecutionError
+
+    from . import execution
 
     name = path.stem
     fig_dir = out_dir / "figures" / name
@@ -172,13 +195,17 @@ def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_time
     executed.parent.mkdir(parents=True, exist_ok=True)
     record = {"status": "ok", "seconds": 0.0, "metrics": {}, "figures": [], "error": None,
               "parameters": parameters, "executed": str(executed)}
+    tail_at, tail = None, None
+    if student is not None:
+        tail_at, tail = _student_tail(nbformat.read(str(path), as_version=4), student)
     start = time.perf_counter()
     env = {"MMCL_FIG_DIR": fig_dir, METRICS_ENV: metrics_path, "MMCL_DEVICE": device}
+    ran_tail = None
     try:
         with _environment(**env):
-            papermill.execute_notebook(str(path), str(executed), parameters=parameters, kernel_name=KERNEL_NAME,
-                                       progress_bar=False, cwd=str(path.parent), log_output=False,
-                                       execution_timeout=cell_timeout)
+            ran_tail = execution.execute(path, executed, parameters=parameters, kernel_name=KERNEL_NAME,
+                                         cwd=str(path.parent), cell_timeout=cell_timeout, student_tail=tail,
+                                         tail_at=tail_at)
         leftovers = _error_outputs(nbformat.read(str(executed), as_version=4))
         if leftovers:
             record.update(status="failed", error="error output(s) not raised by the kernel: " + "; ".join(leftovers))
@@ -192,13 +219,49 @@ def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_time
     record["seconds"] = round(time.perf_counter() - start, 2)
     record["metrics"] = read_metrics_file(metrics_path)
     record["figures"] = sorted(str(p.relative_to(out_dir)) for p in fig_dir.glob("*") if p.is_file())
+    if student is not None:
+        record["student"] = _student_record(executed, ran_tail, out_dir / "student" / path.name)
     return record
+
+
+def _student_record(executed: Path, ran_tail, target: Path) -> dict:
+    """The executed student version (the instructor's executed cells before the first exercise + the executed
+    student tail), written to ``target`` and judged by :func:`mmcl_core.course.student_problems`."""
+    import nbformat
+
+    from .course import exercise_cells, student_problems
+
+    if ran_tail is None or not executed.exists():
+        return {"problems": ["not checked: the instructor version failed before the exercises"], "exercises": 0}
+    nb = nbformat.read(str(executed), as_version=4)
+    found = exercise_cells(nb)
+    nb.cells = nb.cells[:found[0][0] if found else len(nb.cells)] + list(ran_tail)
+    nb.metadata.setdefault("mmcl", {})["version"] = "student"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(target))
+    return {"problems": student_problems(nb) + _widget_error_outputs(nb), "exercises": len(exercise_cells(nb)),
+            "executed": str(target)}
+
+
+def _check_cell_timeout(cell_timeout):
+    """None (no limit) or a finite number of seconds ≥ 1."""
+    if cell_timeout is None:
+        return None
+    if isinstance(cell_timeout, bool) or not isinstance(cell_timeout, (int, float)):
+        raise TypeError(f"cell_timeout must be a number of seconds or None, got {type(cell_timeout).__name__}")
+    if not math.isfinite(cell_timeout) or cell_timeout < 1:
+        raise ValueError(f"cell_timeout must be a finite number of seconds >= 1 (or None for no limit), "
+                         f"got {cell_timeout}")
+    return int(math.ceil(cell_timeout))
 
 
 def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest", parameters: dict | None = None,
               device: str = "auto", notebook_dir=None, progress: bool = True, stream=None,
-              cell_timeout: float | None = 1200.0, html: bool = False) -> dict:
+              cell_timeout: float | None = 1200.0, html: bool = False, student_dir=None) -> dict:
     """Execute the notebooks in order with papermill and write ``<out>/summary.json``.
+
+    Each notebook runs once, through :func:`mmcl_core.execution.execute` (short polls, IPC kernel, stall
+    watchdog), so a stalled client fails its notebook fast instead of hanging or passing.
 
     Args:
         profile: "quick" (seconds to a minute each, 2 CPU cores) or "full" (paper scale).
@@ -213,6 +276,11 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
             fails its notebook instead of hanging the run.
         html: also write ``<out>/html/``: every executed notebook as HTML and an ``index.html`` (see
             :func:`write_site`).
+        student_dir: the ``student`` folder of ``mmcl course build`` when ``notebook_dir`` is its ``instructor``
+            folder: each notebook's student exercise cells then run in the same kernel, just before the
+            instructor's (the versions share everything before the first exercise), and each record gains
+            ``student``: ``{"problems": [...], "exercises": n, "executed": path}``; no problems means every
+            student exercise cell raised ``NotImplementedError`` and nothing else failed.
 
     Returns:
         The summary dict: ``{"profile", "device", "notebooks": {name: {status, seconds, metrics,
@@ -222,6 +290,7 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     check_choice("device", device, DEVICE_CHOICES)
     if not isinstance(html, bool):
         raise TypeError(f"html must be a bool, got {type(html).__name__}")
+    cell_timeout = _check_cell_timeout(cell_timeout)
     if device != "auto":
         get_device(device)  # fail before running anything if the accelerator is missing
     parameters = dict(parameters or {})
@@ -243,8 +312,15 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
             params = {"profile": profile, **{k: v for k, v in parameters.items() if k in info["parameters"]}}
             if "device" in info["parameters"]:
                 params["device"] = device
-            record = _run_one(path, out_dir, params, device, cell_timeout)
+            student = None
+            if student_dir is not None:
+                student = Path(student_dir) / path.name
+                if not student.is_file():
+                    raise ValueError(f"student_dir {student_dir!s} has no {path.name}")
+            record = _run_one(path, out_dir, params, device, cell_timeout, student)
             summary["notebooks"][path.stem] = record
+            if record.get("student", {}).get("problems"):
+                print(f"\nSTUDENT VERSION {path.name}: " + "; ".join(record["student"]["problems"]), file=stream)
             if record["status"] != "ok":
                 print(f"\nFAILED {path.name}: {record['error']}", file=stream)
                 if record.get("traceback"):
@@ -373,53 +449,6 @@ def write_site(out_dir, summary: dict) -> Path:
     return index
 
 
-def run_student_versions(student_dir, out, *, only: str | None = None, cell_timeout: float | None = 1200.0,
-                         progress: bool = True) -> dict:
-    """Execute the student notebooks with errors allowed and check each fails only in its exercise cells.
-
-    Args:
-        student_dir: the ``student`` folder written by :func:`mmcl_core.course.build`.
-        out: folder for the executed student notebooks.
-        only: glob on notebook names; None runs all.
-        cell_timeout: seconds one cell may run (None: no limit).
-        progress: show a progress bar.
-
-    Returns:
-        dict notebook stem -> {"problems": [...], "exercises": n, "seconds": s}; no problems means every
-        exercise cell raised ``NotImplementedError`` and no other cell raised anything.
-    """
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-    from tqdm.auto import tqdm
-
-    from .course import exercise_cells, student_problems
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    results = {}
-    with _this_interpreter_kernel():
-        for path in tqdm(list_notebooks(student_dir, only), desc="student versions", unit="nb", disable=not progress):
-            executed = out / path.name
-            start = time.perf_counter()
-            problems = []
-            with tempfile.TemporaryDirectory(prefix="mmcl-student-") as metrics_dir, \
-                    _environment(**{METRICS_ENV: Path(metrics_dir) / "m.jsonl"}):
-                try:  # the same execution path as `mmcl reproduce`, every cell run even after an error
-                    papermill.execute_notebook(str(path), str(executed), kernel_name=KERNEL_NAME, progress_bar=False,
-                                               cwd=str(path.parent), log_output=False, execution_timeout=cell_timeout,
-                                               allow_errors=True)
-                except PapermillExecutionError:
-                    pass  # expected: the exercise stubs raise; student_problems below judges every error
-                except Exception as exc:  # kernel died, cell timed out, ...: a problem, not a crash
-                    problems.append(f"{type(exc).__name__}: {exc}")
-            nb = nbformat.read(str(executed), as_version=4) if executed.exists() else nbformat.read(str(path), 4)
-            results[path.stem] = {"problems": problems + student_problems(nb) + _widget_error_outputs(nb),
-                                  "exercises": len(exercise_cells(nb)),
-                                  "seconds": round(time.perf_counter() - start, 2)}
-    return results
-
-
 def _print_table(summary: dict, stream) -> None:
     rows = [(name, r["status"], f"{r['seconds']:.1f}", str(len(r["figures"])), str(len(r["metrics"])))
             for name, r in summary["notebooks"].items()]
@@ -463,18 +492,15 @@ def _cmd_course_build(args) -> int:
           f"({n_ex} exercises) under {out}")
     if not args.execute:
         return 0
-    summary = reproduce(profile="quick", out=out / "instructor_run", notebook_dir=out / "instructor",
-                        progress=not args.no_progress, html=True, cell_timeout=args.cell_timeout or None)
+    summary = reproduce(profile="quick", out=out / "run", notebook_dir=out / "instructor",
+                        student_dir=out / "student", progress=not args.no_progress, html=True,
+                        cell_timeout=args.cell_timeout or None)
     failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
     passed = sum(1 for r in summary["notebooks"].values() for k in r["metrics"] if k.startswith("exercise_"))
     print(f"instructor version: {len(summary['notebooks']) - len(failed)} notebooks ok, {passed}/{n_ex} checkers passed")
-    student = run_student_versions(out / "student", out / "student_run", progress=not args.no_progress,
-                                   cell_timeout=args.cell_timeout or None)
-    problems = {n: r["problems"] for n, r in student.items() if r["problems"]}
-    for name, items in problems.items():
-        print(f"student version {name}: " + "; ".join(items))
-    print(f"student version: {len(student) - len(problems)}/{len(student)} notebooks fail only with "
-          "NotImplementedError in their exercise cells")
+    problems = {n: r["student"]["problems"] for n, r in summary["notebooks"].items() if r["student"]["problems"]}
+    print(f"student version: {len(summary['notebooks']) - len(problems)}/{len(summary['notebooks'])} notebooks fail "
+          "only with NotImplementedError in their exercise cells (run in the same kernel, before the solutions)")
     return 1 if failed or problems or passed != n_ex else 0
 
 

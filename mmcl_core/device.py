@@ -1,6 +1,7 @@
 """Device and seeding helpers (d2l's ``try_gpu`` idea, made explicit and strict).
 
-``get_device("auto")`` picks cuda, then mps, then cpu. Asking for a device that is not
+``get_device("auto")`` picks cuda, then mps, then cpu — never mps for float64 work (``dtype="float64"``), which
+the MPS backend does not support. Asking for a device that is not
 there is an error: no code path silently falls back to the CPU when CUDA was asked for.
 ``mmcl reproduce --device cuda`` sets ``MMCL_DEVICE`` so that "auto" in every notebook
 resolves to the device the user chose.
@@ -25,12 +26,14 @@ def _mps_available(torch) -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def get_device(device: str = "auto"):
+def get_device(device: str = "auto", dtype=None):
     """Resolve a device name to a ``torch.device``.
 
     Args:
         device: "auto" (environment variable ``MMCL_DEVICE`` if set, else cuda > mps > cpu),
             "cpu", "cuda" or "mps". A ``torch.device`` or "cuda:1"-style string is accepted.
+        dtype: the floating dtype the work runs in (``torch.float64``/"float64", ...), or None. With float64,
+            "auto" never resolves to mps (the MPS backend has no float64) and an explicit "mps" is an error.
 
     Returns:
         torch.device
@@ -40,6 +43,8 @@ def get_device(device: str = "auto"):
         RuntimeError: the requested accelerator is not available.
     """
     import torch
+
+    wide = dtype in (torch.float64, "float64", "double", torch.complex128)
 
     if isinstance(device, torch.device):
         device = str(device)
@@ -52,7 +57,10 @@ def get_device(device: str = "auto"):
     if kind == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
-        return torch.device("mps") if _mps_available(torch) else torch.device("cpu")
+        return torch.device("mps") if _mps_available(torch) and not wide else torch.device("cpu")
+    if kind == "mps" and wide:
+        raise ValueError("device='mps' cannot run float64 work (the MPS backend has no float64); use "
+                         "dtype='float32' or device='cpu'")
     if kind == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device='cuda' was requested but torch.cuda.is_available() is False; "
                            "install a CUDA build of torch or use device='cpu'")

@@ -5,7 +5,7 @@ asserts on the result; the widget calls the same ``compute`` when a control move
 are never swallowed: the first call happens eagerly when the panel is built (so a broken
 panel fails its cell, under papermill too), and a later callback error is shown as a
 traceback in the panel, kept in ``panel.last_error``, and sent as an error output that
-nbval detects.
+`mmcl reproduce` detects.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class Panel:
 
 
 def _show_traceback() -> None:
-    """Show the current exception as an error output (visible to the user and to nbval)."""
+    """Show the current exception as an error output (visible to the user and to `mmcl reproduce`)."""
     try:
         from IPython import get_ipython
 

@@ -172,7 +172,7 @@ def test_course_build_execute_passes_a_clean_course_and_fails_a_dependent_cell(t
                      "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "1/1 checkers passed" in out and "1/1 notebooks fail only with NotImplementedError" in out
-    assert (tmp_path / "out" / "instructor_run" / "html" / "index.html").exists()
+    assert (tmp_path / "out" / "run" / "html" / "index.html").exists()
     bad = _course_notebook(tmp_path / "bad", after_exercise="print(rate)")  # depends on the exercise
     assert cli.main(["course", "build", "--out", str(tmp_path / "out2"), "--notebook-dir", str(bad), "--execute",
                      "--no-progress"]) == 1

@@ -194,3 +194,19 @@ def test_run_button_panel_shows_a_failure():
     panel.controls["a"].value = 4
     panel.button.click()
     assert isinstance(panel.last_error, RuntimeError) and panel.progress.bar_style == "danger"
+
+
+def test_auto_never_picks_mps_for_float64(monkeypatch):
+    import torch
+
+    from mmcl_core import device as dv
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dv, "_mps_available", lambda _torch: True)
+    monkeypatch.delenv("MMCL_DEVICE", raising=False)
+    assert dv.get_device("auto").type == "mps"
+    assert dv.get_device("auto", dtype=torch.float32).type == "mps"
+    assert dv.get_device("auto", dtype=torch.float64).type == "cpu"
+    assert dv.get_device("auto", dtype="float64").type == "cpu"
+    with pytest.raises(ValueError, match="float64"):
+        dv.get_device("mps", dtype="float64")

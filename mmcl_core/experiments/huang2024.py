@@ -265,8 +265,8 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
     eta = check_real("lr", lr, low=0.0, low_open=True)
     if any(("text" in dr) != (mode == "multi") for dr in draws):
         raise ValueError(f"draws must all be drawn with mode={mode!r}")
-    dev = get_device(device)
     dt = {"float64": torch.float64, "float32": torch.float32}[check_choice("dtype", dtype, ("float64", "float32"))]
+    dev = get_device(device, dtype=dt)
     start = time.perf_counter()
     to = lambda t: t.to(dev, dt) if isinstance(t, torch.Tensor) else tuple(x.to(dev, dt) for x in t)  # noqa: E731
     sides = ("image", "text") if mode == "multi" else ("image",)

@@ -347,7 +347,7 @@ def infonce_fit(datasets, *, rank: int = 10, temperature: float = 1.0, steps: in
 
     from ..device import get_device
 
-    dev = get_device(device)
+    dev = get_device(device, dtype="float64")
     rank = check_int("rank", rank, low=1)
     steps = check_int("steps", steps, low=1)
     check_real("temperature", temperature, low=0.0, low_open=True)
