@@ -11,6 +11,7 @@ torch model). Passes when no widget cell took more than 3x its median and no run
 
 import argparse
 import copy
+import os
 import multiprocessing as mp
 import statistics
 import sys
@@ -26,15 +27,18 @@ from mmcl_core import cli, execution
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _busy(stop):
-    """Keep one process training a small model until told to stop (the 'machine also busy' condition)."""
+def _busy(stop, parent: int):
+    """Keep one process training a small model until told to stop or the parent is gone (the 'machine also busy'
+    condition)."""
+    import os
+
     import torch
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     x, y = torch.randn(512, 256), torch.randint(0, 10, (512,))
-    while not stop.is_set():
+    while not stop.is_set() and os.getppid() == parent:
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
@@ -89,11 +93,12 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--notebooks", nargs="+", default=["05", "06", "10"])
     ap.add_argument("--busy", action="store_true", help="keep a second process training meanwhile")
-    ap.add_argument("--cell-timeout", type=float, default=120.0)
+    ap.add_argument("--cell-timeout", type=float, default=600.0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    stop = mp.Event()
-    busy = mp.get_context("spawn").Process(target=_busy, args=(stop,), daemon=True) if args.busy else None
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    busy = ctx.Process(target=_busy, args=(stop, os.getpid()), daemon=True) if args.busy else None
     if busy:
         busy.start()
     rows, per_run, ok = [], {}, True

@@ -26,6 +26,8 @@ __all__ = [
     "clip_loss",
     "siglip_loss",
     "nt_xent_loss",
+    "clip_loss_batched",
+    "nt_xent_loss_batched",
     "spectral_contrastive_loss",
     "linear_mmcl_loss",
     "LearnableTemperature",
@@ -144,6 +146,38 @@ def nt_xent_loss(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5, *, norma
     logits = logits.masked_fill(self_mask, float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
     return F.cross_entropy(logits, targets)
+
+
+def clip_loss_batched(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.Tensor:
+    """:func:`clip_loss` of many models at once: ``z_a``, ``z_b`` of shape (S, N, k) give the (S,) per-model losses."""
+    if z_a.ndim != 3:
+        raise ValueError(f"z_a must be (S, N, k), got shape {tuple(z_a.shape)}")
+    _check_pair("z_a", z_a.reshape(-1, z_a.shape[-1]), "z_b", z_b.reshape(-1, z_b.shape[-1]))
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
+    tau = _positive("temperature", temperature)
+    s, n, _ = z_a.shape
+    logits = torch.bmm(z_a, z_b.transpose(1, 2)) / tau
+    labels = torch.arange(n, device=z_a.device).repeat(s)
+    rows = F.cross_entropy(logits.reshape(s * n, n), labels, reduction="none").reshape(s, n).mean(1)
+    cols = F.cross_entropy(logits.transpose(1, 2).reshape(s * n, n), labels, reduction="none").reshape(s, n).mean(1)
+    return 0.5 * (rows + cols)
+
+
+def nt_xent_loss_batched(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5) -> torch.Tensor:
+    """:func:`nt_xent_loss` (cosine similarities) of many models at once: (S, N, k) views give (S,) losses."""
+    if z_1.ndim != 3:
+        raise ValueError(f"z_1 must be (S, N, k), got shape {tuple(z_1.shape)}")
+    _check_pair("z_1", z_1.reshape(-1, z_1.shape[-1]), "z_2", z_2.reshape(-1, z_2.shape[-1]))
+    if z_1.shape != z_2.shape:
+        raise ValueError(f"z_1 and z_2 must have the same shape, got {tuple(z_1.shape)} and {tuple(z_2.shape)}")
+    tau = _positive("temperature", temperature)
+    s, n, _ = z_1.shape
+    z = F.normalize(torch.cat([z_1, z_2], dim=1), dim=2)
+    logits = torch.bmm(z, z.transpose(1, 2)) / tau
+    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device).repeat(s)
+    return F.cross_entropy(logits.reshape(s * 2 * n, 2 * n), targets, reduction="none").reshape(s, 2 * n).mean(1)
 
 
 def spectral_contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from .data.augment import augment
 from .device import get_device
 from .losses import LearnableTemperature, _clip_loss_unchecked, clip_loss, nt_xent_loss
 
-__all__ = ["train_clip_batched", "train_contrastive", "train_supervised"]
+__all__ = ["StackedMLP", "train_clip_batched", "train_contrastive", "train_stacked", "train_supervised"]
 
 
 def _as_tensor(name, a, device):
@@ -252,3 +252,108 @@ def train_clip_batched(image_towers: list, text_heads: list, images, text_embedd
     for module in towers + heads:
         module.eval()
     return {"loss": losses.numpy(), "seconds": time.perf_counter() - start, "device": str(dev)}
+
+
+class StackedMLP:
+    """S independent one-hidden-layer MLPs (``in -> hidden -> out``, ReLU) held as stacked tensors, so a forward
+    pass of all of them is two batched matmuls. Initialised like ``torch.nn.Linear``, each from its own seed."""
+
+    def __init__(self, seeds, in_dim: int, hidden_dim: int, out_dim: int, device):
+        self.params = []
+        for fan_in, fan_out in ((in_dim, hidden_dim), (hidden_dim, out_dim)):
+            bound = 1.0 / fan_in ** 0.5
+            w, b = [], []
+            for s in seeds:
+                g = torch.Generator().manual_seed(int(s) * 7919 + fan_in)
+                w.append((torch.rand(fan_in, fan_out, generator=g) * 2 - 1) * bound)
+                b.append((torch.rand(1, fan_out, generator=g) * 2 - 1) * bound)
+            self.params += [torch.stack(w).to(device).requires_grad_(), torch.stack(b).to(device).requires_grad_()]
+
+    def __call__(self, x: torch.Tensor, *, hidden: bool = False) -> torch.Tensor:
+        """(S, B, in) -> (S, B, out); ``hidden=True`` returns the (S, B, hidden) ReLU layer instead."""
+        w1, b1, w2, b2 = self.params
+        h = torch.relu(torch.baddbmm(b1, x, w1))
+        return h if hidden else torch.baddbmm(b2, h, w2)
+
+    def features(self, x: torch.Tensor, *, hidden: bool = False, batch_size: int = 1024) -> np.ndarray:
+        """Features of (S, n, in) inputs without gradients, as (S, n, dim) float64 NumPy."""
+        with torch.no_grad():
+            parts = [self(x[:, i:i + batch_size], hidden=hidden).cpu() for i in range(0, x.shape[1], batch_size)]
+        return torch.cat(parts, dim=1).double().numpy()
+
+
+def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: int = 512, out_dim: int = 128,
+                  text_hidden_dim: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
+                  temperature: float = 0.1, crop_scale: float = 0.3, device="auto") -> dict:
+    """Train one MLP image tower per seed as one batched program: SimCLR or CLIP-style.
+
+    * ``mode="simclr"``: two random resized crops of each image (area fraction uniform in ``[crop_scale, 1]``, no
+      colour change), NT-Xent (:func:`~mmcl_core.losses.nt_xent_loss_batched`).
+    * ``mode="clip"``: each image against its caption embedding through a trainable text MLP, both L2-normalised,
+      symmetric InfoNCE (:func:`~mmcl_core.losses.clip_loss_batched`).
+
+    Every seed has its own initialisation, batch order and crops (its own ``torch.Generator``), so a seed's model does
+    not depend on which other seeds are trained beside it. Adam, one optimiser over the stacked tensors (Adam is
+    elementwise, so this is one Adam per model).
+
+    Args:
+        images: (S, n, C, H, W) images, one set per seed.
+        seeds: S non-negative integers.
+        text: (S, n, t) caption embeddings (``mode="clip"``).
+        crop_scale: smallest crop area fraction, in (0, 1].
+
+    Returns:
+        dict with ``image`` (the :class:`StackedMLP`), ``text`` (the text head, or None), ``losses`` (S, epochs)
+        mean loss per epoch, ``seconds``.
+    """
+    from .data.augment import random_resized_crop
+    from .losses import clip_loss_batched, nt_xent_loss_batched
+
+    check_choice("mode", mode, ("simclr", "clip"))
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    epochs = check_int("epochs", epochs, low=1)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    crop_scale = check_real("crop_scale", crop_scale, low=0.0, high=1.0, low_open=True)
+    dev = get_device(device)
+    x = _as_tensor("images", images, dev)
+    if x.ndim != 5 or x.shape[0] != len(seeds):
+        raise ValueError(f"images must be (S, n, C, H, W) with S = len(seeds) = {len(seeds)}, got {tuple(x.shape)}")
+    S, n = x.shape[:2]
+    image_tower = StackedMLP(seeds, int(np.prod(x.shape[2:])), hidden_dim, out_dim, dev)
+    params, text_head, t = list(image_tower.params), None, None
+    if mode == "clip":
+        if text is None:
+            raise ValueError("text embeddings are required for mode='clip'")
+        t = _as_tensor("text", text, dev)
+        if t.ndim != 3 or t.shape[:2] != (S, n):
+            raise ValueError(f"text must be (S, n, t) matching images, got {tuple(t.shape)}")
+        text_head = StackedMLP([s + 1 for s in seeds], t.shape[2], text_hidden_dim, out_dim, dev)
+        params += text_head.params
+    opt = torch.optim.Adam(params, lr=check_real("lr", lr, low=0.0, low_open=True))
+    gens = [torch.Generator(device=dev).manual_seed(s) for s in seeds]
+    losses = np.zeros((S, epochs))
+    flat = x.reshape(S, n, -1)
+    rows = torch.arange(S, device=dev)[:, None]
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        order = torch.stack([torch.randperm(n, generator=g, device=dev) for g in gens])
+        steps = 0
+        for i in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+            idx = order[:, i:i + batch_size]
+            if mode == "simclr":
+                xb = x[rows, idx]
+                views = [torch.stack([random_resized_crop(xb[k], gens[k], scale=(crop_scale, 1.0)) for k in range(S)])
+                         for _ in range(2)]
+                z1, z2 = (image_tower(v.reshape(S, v.shape[1], -1)) for v in views)
+                loss = nt_xent_loss_batched(z1, z2, temperature)
+            else:
+                zi = F.normalize(image_tower(flat[rows, idx]), dim=2)
+                zt = F.normalize(text_head(t[rows, idx]), dim=2)
+                loss = clip_loss_batched(zi, zt, temperature)
+            opt.zero_grad()
+            loss.sum().backward()
+            opt.step()
+            losses[:, epoch] += loss.detach().cpu().numpy()
+            steps += 1
+        losses[:, epoch] /= steps
+    return {"image": image_tower, "text": text_head, "losses": losses, "seconds": time.perf_counter() - start}
