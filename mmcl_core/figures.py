@@ -21,7 +21,7 @@ __all__ = ["FIG_DIR_ENV", "set_figure_dir", "figure_dir", "savefig", "plot_start
            "plot_unpaired_sweep", "plot_linear_proxy", "plot_semi_curves", "plot_unpaired_lookup",
            "plot_linear_proxy_panel", "plot_grouped_bars", "plot_xue_table", "plot_xue_closed_panel",
            "plot_sim_panel", "plot_effective_robustness", "plot_figure1", "plot_phase_diagram", "plot_phase_heatmap",
-           "plot_colored_digits", "plot_spectral_lens", "plot_lens_panel", "plot_snr_lens"]
+           "plot_colored_digits", "plot_colored_mnist", "plot_colored_mnist_point", "plot_spectral_lens", "plot_lens_panel", "plot_snr_lens"]
 
 FIG_DIR_ENV = "MMCL_FIG_DIR"
 _FIG_DIR: str | None = None
@@ -764,6 +764,33 @@ def plot_colored_digits(summary: dict, *, paper: dict | None = None):
                    for m in summary["test"]})
     return plot_grouped_bars(groups, title=f"Table 1 proxy: {summary['probe']} probe, mean of {summary['seeds']} "
                                            "seed(s); paper's bars are ColoredMNIST")
+
+
+_CMNIST_NAMES = {"single": "SimCLR", "multi_digit_colour": "caption:\ndigit+colour", "multi_digit": "caption:\ndigit",
+                 "multi_minilm": "MiniLM:\ndigit+colour"}
+
+
+def plot_colored_mnist(summary: dict, *, paper: dict | None = None, title: str = ""):
+    """ID and OOD accuracy per method of a ColoredMNIST summary (means over seeds), the paper's Table 1 first.
+
+    Args:
+        summary: :func:`mmcl_core.experiments.huang2024_mnist.colored_mnist_summary`.
+        paper: method -> (train, test) accuracy of the paper (``TABLE1_MNIST``), or None.
+    """
+    groups = {f"paper:\n{m}": {"train (ID)": tr, "OOD (colours reversed)": te} for m, (tr, te) in (paper or {}).items()}
+    groups.update({_CMNIST_NAMES.get(m, m): {"train (ID)": row["id_mean"], "OOD (colours reversed)": row["ood_mean"]}
+                   for m, row in summary.items()})
+    return plot_grouped_bars(groups, title=title or "Table 1 on ColoredMNIST (MNIST-5k): probe on the training set")
+
+
+def plot_colored_mnist_point(result: dict):
+    """Widget view of :func:`mmcl_core.experiments.huang2024_mnist.colored_mnist_lookup`."""
+    caption = result["caption"]
+    groups = {_CMNIST_NAMES.get(m, m): {"train (ID)": result[m]["id_accuracy"],
+                                        "OOD (colours reversed)": result[m]["ood_accuracy"]}
+              for m in ("single", caption)}
+    return plot_grouped_bars(groups, title=f"{result['setting']}: OOD gain of the caption {result['ood_gain']:+.2f} "
+                                           f"(seed {result['seed']})")
 
 
 def plot_spectral_lens(results: dict):

@@ -342,10 +342,10 @@ def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: i
             idx = order[:, i:i + batch_size]
             if mode == "simclr":
                 xb = x[rows, idx]
-                views = [torch.stack([random_resized_crop(xb[k], gens[k], scale=(crop_scale, 1.0)) for k in range(S)])
-                         for _ in range(2)]
-                z1, z2 = (image_tower(v.reshape(S, v.shape[1], -1)) for v in views)
-                loss = nt_xent_loss_batched(z1, z2, temperature)
+                views = torch.cat([torch.stack([random_resized_crop(xb[k], gens[k], scale=(crop_scale, 1.0))
+                                                for k in range(S)]) for _ in range(2)], dim=1)
+                z = image_tower(views.reshape(S, views.shape[1], -1))  # both views in one pass
+                loss = nt_xent_loss_batched(z[:, :len(idx[0])], z[:, len(idx[0]):], temperature)
             else:
                 zi = F.normalize(image_tower(flat[rows, idx]), dim=2)
                 zt = F.normalize(text_head(t[rows, idx]), dim=2)
@@ -353,7 +353,7 @@ def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: i
             opt.zero_grad()
             loss.sum().backward()
             opt.step()
-            losses[:, epoch] += loss.detach().cpu().numpy()
+            total = loss.detach() if steps == 0 else total + loss.detach()
             steps += 1
-        losses[:, epoch] /= steps
+        losses[:, epoch] = (total / steps).cpu().numpy()
     return {"image": image_tower, "text": text_head, "losses": losses, "seconds": time.perf_counter() - start}

@@ -21,7 +21,7 @@ import numpy as np
 from .._checks import check_choice, check_int, check_real
 
 __all__ = ["CMNIST_METHODS", "CMNIST_PROFILES", "PROBE_LAYERS", "PROBE_FITS", "TABLE1_MNIST", "caption_inputs",
-           "colored_mnist_table", "colored_mnist_summary", "paired_t"]
+           "colored_mnist_table", "colored_mnist_summary", "colored_mnist_grid", "colored_mnist_lookup", "paired_t"]
 
 CMNIST_METHODS = ("single", "multi_digit_colour", "multi_digit", "multi_minilm")
 """SimCLR; CLIP-style with the paper's ideal caption (one-hot digit and colour), a digit-only ideal caption, and
@@ -200,3 +200,58 @@ def colored_mnist_summary(table: dict, reference: str = "single") -> dict:
                 row["ood_gain_t"] = paired_t(oods, table[reference]["ood_accuracy"])
         out[m] = row
     return out
+
+
+def colored_mnist_grid(table: dict, *, crop_scales=(1.0,), p_colors=(0.95,), device: str = "auto", model=None,
+                       cache_dir=None) -> dict:
+    """The runs behind the notebook's explorer, one factor at a time around ``table``'s setting: SimCLR at each other
+    crop strength, and every method at each other colour correlation, for the first seed of ``table`` and with its
+    settings (the reference setting is ``table``'s own first-seed run).
+
+    Args:
+        table: a :func:`colored_mnist_table` result (its methods, settings and first seed are used).
+        crop_scales: other SimCLR crop strengths (smallest crop area fractions, each in (0, 1]).
+        p_colors: other training colour-class correlations (each in [0, 1]).
+
+    Returns:
+        dict with ``runs``: {setting: {method: {"id_accuracy", "ood_accuracy"}}} where ``setting`` is
+        ``"reference"``, ``"crop_scale=<c>"`` (the caption methods use no crops: their reference runs are repeated)
+        or ``"p_color=<p>"``; ``settings`` (their order), ``methods``, ``seed``.
+    """
+    cfg = dict(table["settings"])
+    seed = table["seeds"][0]
+    methods = [m for m in CMNIST_METHODS if m in table]
+    crop_scales = [check_real("crop_scale", c, low=0.0, high=1.0, low_open=True) for c in crop_scales]
+    p_colors = [check_real("p_color", p, low=0.0, high=1.0) for p in p_colors]
+    fixed = {k: cfg[k] for k in ("n_train", "n_test", "epochs", "hidden_dim", "out_dim", "pool", "label_noise",
+                                 "caption_digit", "probe_layer", "probe_fit", "temperature", "lr", "batch_size")}
+    fixed.update(device=device, model=model, cache_dir=cache_dir)
+
+    def first(res):
+        return {m: {"id_accuracy": float(res[m]["id_accuracy"][0]), "ood_accuracy": float(res[m]["ood_accuracy"][0])}
+                for m in methods if m in res}
+
+    runs = {"reference": first(table)}
+    for crop in crop_scales:
+        res = colored_mnist_table((seed,), cfg["profile"], methods=("single",), p_color=cfg["p_color"],
+                                  crop_scale=crop, **fixed) if "single" in methods else {}
+        runs[f"crop_scale={crop:g}"] = {**runs["reference"], **first(res)}
+    for p in p_colors:
+        res = colored_mnist_table((seed,), cfg["profile"], methods=methods, p_color=p, crop_scale=cfg["crop_scale"],
+                                  **fixed)
+        runs[f"p_color={p:g}"] = first(res)
+    return {"runs": runs, "settings": list(runs), "methods": methods, "seed": seed,
+            "reference": {"crop_scale": cfg["crop_scale"], "p_color": cfg["p_color"]}}
+
+
+def colored_mnist_lookup(grid: dict, caption: str, setting: str = "reference") -> dict:
+    """One point of :func:`colored_mnist_grid`: SimCLR against the ``caption`` method under ``setting``.
+    Raises ValueError for a caption or setting the grid does not hold (naming what it holds)."""
+    captions = [m for m in grid["methods"] if m != "single"]
+    if caption not in captions:
+        raise ValueError(f"caption must be one of {captions}, got {caption!r}")
+    if setting not in grid["runs"]:
+        raise ValueError(f"setting must be one of {grid['settings']}, got {setting!r}")
+    run = grid["runs"][setting]
+    return {"single": run["single"], caption: run[caption], "caption": caption, "setting": setting,
+            "ood_gain": run[caption]["ood_accuracy"] - run["single"]["ood_accuracy"], "seed": grid["seed"]}

@@ -245,10 +245,11 @@ CLAIMS: tuple = (
     Claim(_H, "multi-modal learns the signal at a lower n SNR^2 (crossing factor, C_mu = 3)",
           "C_mu > 1: the text signal stronger", "C_mu = 1: no advantage (multi minus single <= 0.1 "
           "everywhere); the proof windows are sufficient, not sharp", "06_huang_synthetic", "cell-10", ("crossing_factor_c_mu3",), "> 1", lambda v: v > 1),
-    Claim(_H, "ColoredDigits: a digit-only caption beats SimCLR out of distribution (raw probe)",
-          "colour agrees with the digit 77.5 % in training, reversed at test", "a caption naming the colour undoes "
-          "it; a standardised probe shrinks the gap", "07_huang_colored_digits", "cell-07", ("ood_gap_digit_caption",),
-          ">= 0.2", lambda v: v >= 0.2),
+    Claim(_H, "ColoredMNIST: the paper's caption (digit + colour) beats SimCLR out of distribution",
+          "colour agrees with the label 77.5 % in training, reversed at test; probe on the projection, fitted on the "
+          "training set", "28 x 28 images at 20 epochs, or a weakly regularised / standardised / hidden-layer probe: "
+          "the gain shrinks or vanishes", "07_huang_colored_digits", "cell-07", ("ood_gain_paper_caption",),
+          ">= 0.12", lambda v: v >= 0.12),
     Claim(_X, "closed forms P1-P3 match simulation", "linear loss, full rank, Gaussian features",
           "none found on the sigma_core grid", "08_xue_theory", "cell-04", ("closed_vs_simulation_max_abs",),
           "<= 0.03", lambda v: v <= 0.03),
