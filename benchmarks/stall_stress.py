@@ -5,14 +5,16 @@ Usage: python benchmarks/stall_stress.py [--repeats 30] [--busy] [--notebooks 05
 For each notebook, one headless run (the same client as ``mmcl reproduce``: :mod:`mmcl_core.execution`) executes
 the notebook up to its last widget cell once, then every widget cell (a cell that builds an ``interactive_panel``)
 ``--repeats`` more times in a row. papermill times each cell as the client saw it, so a missed wake-up shows as a
-cell far slower than the others. ``--busy`` keeps the machine loaded meanwhile (a second process training a small
+cell far slower than the others; the *reply lag* (the client's duration minus the kernel's own busy time, from the
+kernel's status messages) shows it directly, apart from any slowdown of the computation itself. ``--busy`` keeps the machine loaded meanwhile (a second process training a small
 torch model). Passes when no widget cell took more than 3x its median and no run was reported ok after a timeout.
 """
 
 import argparse
 import copy
-import os
 import multiprocessing as mp
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -30,10 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def _busy(stop, parent: int):
     """Keep one process training a small model until told to stop or the parent is gone (the 'machine also busy'
     condition)."""
-    import os
-
     import torch
 
+    torch.set_num_threads(1)  # one busy core: the load of a second job, not a fight over the same threads
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(256, 512), torch.nn.ReLU(), torch.nn.Linear(512, 10))
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
@@ -65,6 +66,19 @@ def stress_notebook(path: Path, repeats: int) -> Path:
     return target
 
 
+def _kernel_seconds(cell) -> float:
+    """How long the kernel itself was busy with the cell: from its 'busy' to its 'idle' status message (timestamps
+    the kernel writes). The client's duration minus this is the time the reply waited to be noticed."""
+    from datetime import datetime
+
+    ex = cell.metadata.get("execution", {})
+    busy, idle = ex.get("iopub.status.busy"), ex.get("iopub.status.idle")
+    if not busy or not idle:
+        return float("nan")
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(idle) - parse(busy)).total_seconds()
+
+
 def run(stem: str, repeats: int, cell_timeout: float) -> dict:
     path = next((ROOT / "notebooks").glob(f"{stem}*.ipynb"))
     source = stress_notebook(path, repeats)
@@ -84,6 +98,7 @@ def run(stem: str, repeats: int, cell_timeout: float) -> dict:
         seconds = cell.metadata.get("papermill", {}).get("duration")
         if tag and seconds is not None:
             durations.setdefault(tag["cell"], []).append(float(seconds))
+    shutil.rmtree(source.parent, ignore_errors=True)
     return {"notebook": path.stem, "status": status, "error": error, "durations": durations,
             "seconds": time.perf_counter() - start}
 
@@ -111,9 +126,12 @@ def main(argv=None):
                 med = statistics.median(ds)
                 slow = sum(d > 3 * med for d in ds)
                 ok &= slow == 0 and not timed_out
+                lag = result["lags"][cell]
                 rows.append({"notebook": result["notebook"], "cell": cell, "runs": len(ds), "median_s": med,
-                             "max_s": max(ds), "above_3x_median": slow, "status": result["status"]})
+                             "max_s": max(ds), "above_3x_median": slow, "max_reply_lag_s": max(lag),
+                             "status": result["status"]})
                 per_run[f"{result['notebook']}#{cell}"] = [round(d, 4) for d in ds]
+                per_run[f"{result['notebook']}#{cell} reply lag"] = [round(v, 4) for v in lag]
             if result["error"]:
                 print(f"{result['notebook']}: {result['error']}", file=sys.stderr)
     finally:

@@ -37,8 +37,11 @@ _NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 def find_notebook_dir(notebook_dir=None) -> Path:
     """The notebooks folder: the argument, ``MMCL_NOTEBOOK_DIR``, the source checkout, or ./notebooks."""
-    candidates = [notebook_dir, os.environ.get("MMCL_NOTEBOOK_DIR"),
-                  Path(__file__).resolve().parent.parent / "notebooks", Path.cwd() / "notebooks"]
+    if notebook_dir is not None:  # asked for: that folder or an error, never another one
+        candidates = [notebook_dir]
+    else:
+        candidates = [os.environ.get("MMCL_NOTEBOOK_DIR"), Path(__file__).resolve().parent.parent / "notebooks",
+                      Path.cwd() / "notebooks"]
     for cand in candidates:
         if cand and Path(cand).is_dir() and any(Path(cand).glob(_NOTEBOOK_GLOB)):
             return Path(cand).resolve()
@@ -296,11 +299,19 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     parameters = dict(parameters or {})
     if "profile" in parameters:
         raise ValueError("parameters must not contain 'profile'; use the profile argument")
+    if "device" in parameters:
+        raise ValueError("parameters must not contain 'device'; use the device argument (--device)")
     paths = list_notebooks(notebook_dir, only)
     infos = [notebook_info(p) for p in paths]
     _check_parameters(parameters, infos)
     out_dir = Path(out).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".mmcl-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"out {str(out)!r} is not a writable folder: {exc.strerror or exc}") from None
     stream = stream or sys.stdout
     summary = {"profile": profile, "device": device, "python": sys.executable, "notebooks": {}}
     from tqdm.auto import tqdm

@@ -148,14 +148,21 @@ def nt_xent_loss(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5, *, norma
     return F.cross_entropy(logits, targets)
 
 
+def _check_batched(name_a: str, z_a, name_b: str, z_b, temperature):
+    """Checks of the batched losses: two (S, N, k) floating tensors of one shape, finite; returns the temperature."""
+    for name, z in ((name_a, z_a), (name_b, z_b)):
+        if not isinstance(z, torch.Tensor) or z.ndim != 3:
+            raise ValueError(f"{name} must be an (S, N, k) tensor, got shape {tuple(getattr(z, 'shape', ()))}")
+    if z_a.shape != z_b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(z_a.shape)} and "
+                         f"{tuple(z_b.shape)}")
+    _check_pair(name_a, z_a.reshape(-1, z_a.shape[-1]), name_b, z_b.reshape(-1, z_b.shape[-1]))
+    return _positive("temperature", temperature)
+
+
 def clip_loss_batched(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.Tensor:
     """:func:`clip_loss` of many models at once: ``z_a``, ``z_b`` of shape (S, N, k) give the (S,) per-model losses."""
-    if z_a.ndim != 3:
-        raise ValueError(f"z_a must be (S, N, k), got shape {tuple(z_a.shape)}")
-    _check_pair("z_a", z_a.reshape(-1, z_a.shape[-1]), "z_b", z_b.reshape(-1, z_b.shape[-1]))
-    if z_a.shape != z_b.shape:
-        raise ValueError(f"z_a and z_b must have the same shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}")
-    tau = _positive("temperature", temperature)
+    tau = _check_batched("z_a", z_a, "z_b", z_b, temperature)
     s, n, _ = z_a.shape
     logits = torch.bmm(z_a, z_b.transpose(1, 2)) / tau
     labels = torch.arange(n, device=z_a.device).repeat(s)
@@ -166,12 +173,7 @@ def clip_loss_batched(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) ->
 
 def nt_xent_loss_batched(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5) -> torch.Tensor:
     """:func:`nt_xent_loss` (cosine similarities) of many models at once: (S, N, k) views give (S,) losses."""
-    if z_1.ndim != 3:
-        raise ValueError(f"z_1 must be (S, N, k), got shape {tuple(z_1.shape)}")
-    _check_pair("z_1", z_1.reshape(-1, z_1.shape[-1]), "z_2", z_2.reshape(-1, z_2.shape[-1]))
-    if z_1.shape != z_2.shape:
-        raise ValueError(f"z_1 and z_2 must have the same shape, got {tuple(z_1.shape)} and {tuple(z_2.shape)}")
-    tau = _positive("temperature", temperature)
+    tau = _check_batched("z_1", z_1, "z_2", z_2, temperature)
     s, n, _ = z_1.shape
     z = F.normalize(torch.cat([z_1, z_2], dim=1), dim=2)
     logits = torch.bmm(z, z.transpose(1, 2)) / tau

@@ -206,3 +206,26 @@ def test_a_stalled_cell_fails_its_notebook_instead_of_hanging(tmp_path):
     record = summary["notebooks"]["00_stalls"]
     assert record["status"] == "failed" and "timed out" in record["error"].lower(), record["error"]
     assert time.perf_counter() - start < 45
+
+
+def test_cli_failures_are_clean_errors_before_anything_runs(tmp_path, capsys):
+    """A missing notebook folder, a bad cell timeout, an unwritable --out and -p device=... fail with
+    `mmcl: error: ...` and status 2, running nothing."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    cases = [(["reproduce", "--notebook-dir", str(tmp_path / "nonexistent"), "--only", "00*"], "notebook_dir"),
+             (["list", "--notebook-dir", str(tmp_path / "nonexistent")], "notebook_dir"),
+             (["reproduce", "--only", "00*", "--cell-timeout", "-1"], "cell_timeout"),
+             (["reproduce", "--only", "00*", "--cell-timeout", "nan"], "cell_timeout"),
+             (["reproduce", "--only", "00*", "--cell-timeout", "0.5"], "cell_timeout"),
+             (["reproduce", "--only", "00*", "--out", str(a_file)], "not a writable folder"),
+             (["reproduce", "--only", "00*", "--out", str(a_file / "below")], "not a writable folder"),
+             (["reproduce", "--only", "00*", "-p", "device='cpu'"], "--device")]
+    for argv, words in cases:
+        start = time.perf_counter()
+        assert cli.main(argv + (["--out", str(tmp_path / "out")] if "--out" not in argv and argv[0] ==
+                                "reproduce" else [])) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("mmcl: error:") and words in err, (argv, err)
+        assert time.perf_counter() - start < 20
+    assert not (tmp_path / "out" / "summary.json").exists()
