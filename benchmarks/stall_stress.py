@@ -92,14 +92,15 @@ def run(stem: str, repeats: int, cell_timeout: float) -> dict:
     except Exception as exc:  # a failed run is a result, not a crash
         status, error = "failed", f"{type(exc).__name__}: {exc}"[:300]
     nb = nbformat.read(str(executed), as_version=4) if executed.exists() else nbformat.read(str(source), 4)
-    durations = {}
+    durations, lags = {}, {}
     for cell in nb.cells:
         tag = cell.metadata.get("stress")
         seconds = cell.metadata.get("papermill", {}).get("duration")
         if tag and seconds is not None:
             durations.setdefault(tag["cell"], []).append(float(seconds))
+            lags.setdefault(tag["cell"], []).append(float(seconds) - _kernel_seconds(cell))
     shutil.rmtree(source.parent, ignore_errors=True)
-    return {"notebook": path.stem, "status": status, "error": error, "durations": durations,
+    return {"notebook": path.stem, "status": status, "error": error, "durations": durations, "lags": lags,
             "seconds": time.perf_counter() - start}
 
 
@@ -111,6 +112,9 @@ def main(argv=None):
     ap.add_argument("--cell-timeout", type=float, default=600.0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    if args.busy:  # 2 cores: one for the busy job, one for the notebooks (more threads than cores makes OpenMP
+        os.environ["OMP_NUM_THREADS"] = "1"  # spin-wait, and computing cells 10-50x slower: not what is measured)
+        os.environ["MKL_NUM_THREADS"] = "1"
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     busy = ctx.Process(target=_busy, args=(stop, os.getpid()), daemon=True) if args.busy else None

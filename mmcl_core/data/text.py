@@ -56,8 +56,16 @@ def resolve_text_model(model: str | os.PathLike | None = None) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _load(model_ref: str, device: str):
+    # Offline by construction: the Hugging Face libraries make no network call (not even a name lookup), and
+    # their loading progress bars stay out of notebook and headless-run output.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     except ImportError:
         raise RuntimeError("sentence-transformers is not installed: `pip install sentence-transformers` "
                            "(it is part of this project's dependencies)") from None
