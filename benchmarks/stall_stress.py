@@ -7,7 +7,9 @@ the notebook up to its last widget cell once, then every widget cell (a cell tha
 ``--repeats`` more times in a row. papermill times each cell as the client saw it, so a missed wake-up shows as a
 cell far slower than the others; the *reply lag* (the client's duration minus the kernel's own busy time, from the
 kernel's status messages) shows it directly, apart from any slowdown of the computation itself. ``--busy`` keeps the machine loaded meanwhile (a second process training a small
-torch model). Passes when no widget cell took more than 3x its median and no run was reported ok after a timeout.
+torch model; every process then uses one thread). Passes when no reply waited to be noticed for more than 3 median
+cell durations and no run was reported ok after a timeout; cells whose whole duration exceeds 3x the median are
+counted too, with their reply lag, so a slower computation is told apart from a stalled client.
 """
 
 import argparse
@@ -129,10 +131,12 @@ def main(argv=None):
             for cell, ds in result["durations"].items():
                 med = statistics.median(ds)
                 slow = sum(d > 3 * med for d in ds)
-                ok &= slow == 0 and not timed_out
                 lag = result["lags"][cell]
+                stalled = sum(v > 3 * med for v in lag)  # the reply waited longer than 3 typical cells
+                ok &= stalled == 0 and not timed_out
                 rows.append({"notebook": result["notebook"], "cell": cell, "runs": len(ds), "median_s": med,
                              "max_s": max(ds), "above_3x_median": slow, "max_reply_lag_s": max(lag),
+                             "lag_above_3x_median": stalled,
                              "status": result["status"]})
                 per_run[f"{result['notebook']}#{cell}"] = [round(d, 4) for d in ds]
                 per_run[f"{result['notebook']}#{cell} reply lag"] = [round(v, 4) for v in lag]
@@ -144,7 +148,11 @@ def main(argv=None):
             busy.join(timeout=10)
     emit("stall_stress", rows, args.json, {"busy": args.busy, "repeats": args.repeats, "per_run_seconds": per_run,
                                            "passed": ok})
-    print("PASSED" if ok else "FAILED", "(no widget cell above 3x its median, no run ok after a timeout)")
+    print("PASSED" if ok else "FAILED", "(no reply waited longer than 3 median cells, no run ok after a timeout)")
+    slow = sum(r["above_3x_median"] for r in rows)
+    if slow:
+        print(f"{slow} cell(s) took more than 3x their median in all; each one's reply lag is in the table: a small lag "
+              "means the kernel itself computed longer (a busy machine), not a missed reply")
     return 0 if ok else 1
 
 
