@@ -23,7 +23,8 @@ from .._checks import check_choice, check_int, check_real
 __all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1", "PHASE_VERSION", "n_snr2",
            "mu_norm_for", "stage1_theory", "draw_grams", "train_batched", "train_direct", "probe_accuracy", "figure1",
            "phase_point", "phase_points", "phase_diagram", "stage1_rates", "phase_lookup", "crossing",
-           "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table", "colored_digits_summary"]
+           "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table", "colored_digits_summary",
+           "CMNIST_METHODS", "colored_mnist_table", "colored_mnist_summary"]
 
 MODES = ("single", "multi")
 NEGATIVES = ("opposite", "all")
@@ -794,3 +795,7 @@ def colored_digits_summary(tables: list, *, probe: str = "raw") -> dict:
         out[split] = dict(zip(methods, acc[split].mean(0).tolist()))
         out[split + "_gap"] = dict(zip(methods, (acc[split] - acc[split][:, [single]]).mean(0).tolist()))
     return out
+
+
+# Table 1 on real MNIST lives in its own module; its entry points are part of this paper's API.
+from .huang2024_mnist import CMNIST_METHODS, colored_mnist_summary, colored_mnist_table  # noqa: E402
