@@ -137,7 +137,7 @@ def _classes():
                 finally:
                     self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
 
-    class _Engine(NBClientEngine):
+    class _MMCLEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
@@ -152,8 +152,7 @@ def _classes():
 
     SlicedChannel, SlicedKernelClient, HeadlessKernelManager = _SlicedChannel, _SlicedKernelClient, \
         _HeadlessKernelManager
-    globals()["_Client"] = _HeadlessClient
-    globals()["_Engine"] = _Engine
+    _Client, _Engine = _HeadlessClient, _MMCLEngine
 
 
 SlicedChannel = SlicedKernelClient = HeadlessKernelManager = _Client = _Engine = None

@@ -337,8 +337,8 @@ def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: i
     start = time.perf_counter()
     for epoch in range(epochs):
         order = torch.stack([torch.randperm(n, generator=g, device=dev) for g in gens])
-        steps = 0
-        for i in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+        steps, total = 0, torch.zeros(S, device=dev)
+        for i in range(0, max(n - batch_size, 0) + 1, batch_size):  # full batches (all n when n < batch_size)
             idx = order[:, i:i + batch_size]
             if mode == "simclr":
                 xb = x[rows, idx]
@@ -353,7 +353,7 @@ def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: i
             opt.zero_grad()
             loss.sum().backward()
             opt.step()
-            total = loss.detach() if steps == 0 else total + loss.detach()
+            total += loss.detach()
             steps += 1
         losses[:, epoch] = (total / steps).cpu().numpy()
     return {"image": image_tower, "text": text_head, "losses": losses, "seconds": time.perf_counter() - start}
