@@ -6,10 +6,12 @@ For each notebook, one headless run (the same client as ``mmcl reproduce``: :mod
 the notebook up to its last widget cell once, then every widget cell (a cell that builds an ``interactive_panel``)
 ``--repeats`` more times in a row. papermill times each cell as the client saw it, so a missed wake-up shows as a
 cell far slower than the others; the *reply lag* (the client's duration minus the kernel's own busy time, from the
-kernel's status messages) shows it directly, apart from any slowdown of the computation itself. ``--busy`` keeps the machine loaded meanwhile (a second process training a small
-torch model; every process then uses one thread). Passes when no reply waited to be noticed for more than 3 median
-cell durations and no run was reported ok after a timeout; cells whose whole duration exceeds 3x the median are
-counted too, with their reply lag, so a slower computation is told apart from a stalled client.
+kernel's status messages) shows it directly, apart from any slowdown of the computation itself. ``--busy`` keeps
+the machine loaded meanwhile (a second process training a small torch model; every process then uses one thread).
+Passes when no cell took more than 3x its median duration, no reply waited to be noticed for more than 3 median
+cell durations and no run was reported ok after a timeout; each slow cell's reply lag tells a slower computation
+(e.g. a full garbage collection, which :mod:`mmcl_core.widgets` keeps short with ``gc.freeze``) from a stalled
+client.
 """
 
 import argparse
@@ -133,7 +135,7 @@ def main(argv=None):
                 slow = sum(d > 3 * med for d in ds)
                 lag = result["lags"][cell]
                 stalled = sum(v > 3 * med for v in lag)  # the reply waited longer than 3 typical cells
-                ok &= stalled == 0 and not timed_out
+                ok &= stalled == 0 and slow == 0 and not timed_out
                 rows.append({"notebook": result["notebook"], "cell": cell, "runs": len(ds), "median_s": med,
                              "max_s": max(ds), "above_3x_median": slow, "max_reply_lag_s": max(lag),
                              "lag_above_3x_median": stalled,
@@ -148,7 +150,8 @@ def main(argv=None):
             busy.join(timeout=10)
     emit("stall_stress", rows, args.json, {"busy": args.busy, "repeats": args.repeats, "per_run_seconds": per_run,
                                            "passed": ok})
-    print("PASSED" if ok else "FAILED", "(no reply waited longer than 3 median cells, no run ok after a timeout)")
+    print("PASSED" if ok else "FAILED", "(no cell above 3x its median, no reply waited longer than 3 median cells, "
+          "no run ok after a timeout)")
     slow = sum(r["above_3x_median"] for r in rows)
     if slow:
         print(f"{slow} cell(s) took more than 3x their median in all; each one's reply lag is in the table: a small lag "

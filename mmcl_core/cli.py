@@ -181,8 +181,19 @@ def _student_tail(instructor_nb, student_path: Path):
     return at_i, student_nb.cells[at_s:]
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _check_jobs(jobs) -> int:
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise TypeError(f"jobs must be an int >= 1, got {type(jobs).__name__}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1 (notebooks run at once), got {jobs}")
+    return jobs
+
+
 def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_timeout: float | None = None,
-             student: Path | None = None) -> dict:
+             student: Path | None = None, threads: int | None = None) -> dict:
     import nbformat
     from papermill.exceptions import PapermillExecutionError
 
@@ -203,12 +214,13 @@ def _run_one(path: Path, out_dir: Path, parameters: dict, device: str, cell_time
         tail_at, tail = _student_tail(nbformat.read(str(path), as_version=4), student)
     start = time.perf_counter()
     env = {"MMCL_FIG_DIR": fig_dir, METRICS_ENV: metrics_path, "MMCL_DEVICE": device}
+    if threads is not None:  # several notebooks at once: share the cores instead of oversubscribing them
+        env.update({name: threads for name in _THREAD_VARIABLES})
     ran_tail = None
     try:
-        with _environment(**env):
-            ran_tail = execution.execute(path, executed, parameters=parameters, kernel_name=KERNEL_NAME,
-                                         cwd=str(path.parent), cell_timeout=cell_timeout, student_tail=tail,
-                                         tail_at=tail_at)
+        ran_tail = execution.execute(path, executed, parameters=parameters, kernel_name=KERNEL_NAME,
+                                     cwd=str(path.parent), cell_timeout=cell_timeout, student_tail=tail,
+                                     tail_at=tail_at, env=env)
         leftovers = _error_outputs(nbformat.read(str(executed), as_version=4))
         if leftovers:
             record.update(status="failed", error="error output(s) not raised by the kernel: " + "; ".join(leftovers))
@@ -260,7 +272,7 @@ def _check_cell_timeout(cell_timeout):
 
 def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest", parameters: dict | None = None,
               device: str = "auto", notebook_dir=None, progress: bool = True, stream=None,
-              cell_timeout: float | None = 1200.0, html: bool = False, student_dir=None) -> dict:
+              cell_timeout: float | None = 1200.0, html: bool = False, student_dir=None, jobs: int = 1) -> dict:
     """Execute the notebooks in order with papermill and write ``<out>/summary.json``.
 
     Each notebook runs once, through :func:`mmcl_core.execution.execute` (short polls, IPC kernel, stall
@@ -284,6 +296,10 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
             instructor's (the versions share everything before the first exercise), and each record gains
             ``student``: ``{"problems": [...], "exercises": n, "executed": path}``; no problems means every
             student exercise cell raised ``NotImplementedError`` and nothing else failed.
+        jobs: notebooks executed at once, each in its own kernel with ``cores // jobs`` BLAS/OpenMP threads
+            (default 1: one after the other, every core to each). A notebook that reads the run's metrics (the
+            synthesis, parameter ``metrics_dir``) runs after all the others. Cell timings of a parallel run
+            are not comparable with a serial one.
 
     Returns:
         The summary dict: ``{"profile", "device", "notebooks": {name: {status, seconds, metrics,
@@ -294,6 +310,7 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     if not isinstance(html, bool):
         raise TypeError(f"html must be a bool, got {type(html).__name__}")
     cell_timeout = _check_cell_timeout(cell_timeout)
+    jobs = _check_jobs(jobs)
     if device != "auto":
         get_device(device)  # fail before running anything if the accelerator is missing
     parameters = dict(parameters or {})
@@ -316,26 +333,63 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     summary = {"profile": profile, "device": device, "python": sys.executable, "notebooks": {}}
     from tqdm.auto import tqdm
 
+    jobs = min(jobs, max(1, len(paths)))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    tasks = []
+    for path, info in zip(paths, infos):
+        params = {"profile": profile, **{k: v for k, v in parameters.items() if k in info["parameters"]}}
+        if "device" in info["parameters"]:
+            params["device"] = device
+        student = None
+        if student_dir is not None:
+            student = Path(student_dir) / path.name
+            if not student.is_file():
+                raise ValueError(f"student_dir {student_dir!s} has no {path.name}")
+        tasks.append((path, params, student, "metrics_dir" in info["parameters"],
+                      float(info["runtime_s"].get(profile, 0) or 0)))
+
+    def report(path, record):
+        if record.get("student", {}).get("problems"):
+            print(f"\nSTUDENT VERSION {path.name}: " + "; ".join(record["student"]["problems"]), file=stream)
+        if record["status"] != "ok":
+            print(f"\nFAILED {path.name}: {record['error']}", file=stream)
+            if record.get("traceback"):
+                print(record["traceback"], file=stream)
+
+    records = {}
     with _this_interpreter_kernel():
-        bar = tqdm(list(zip(paths, infos)), desc=f"mmcl reproduce ({profile})", unit="nb", disable=not progress)
-        for path, info in bar:
-            bar.set_postfix_str(path.stem)
-            params = {"profile": profile, **{k: v for k, v in parameters.items() if k in info["parameters"]}}
-            if "device" in info["parameters"]:
-                params["device"] = device
-            student = None
-            if student_dir is not None:
-                student = Path(student_dir) / path.name
-                if not student.is_file():
-                    raise ValueError(f"student_dir {student_dir!s} has no {path.name}")
-            record = _run_one(path, out_dir, params, device, cell_timeout, student)
-            summary["notebooks"][path.stem] = record
-            if record.get("student", {}).get("problems"):
-                print(f"\nSTUDENT VERSION {path.name}: " + "; ".join(record["student"]["problems"]), file=stream)
-            if record["status"] != "ok":
-                print(f"\nFAILED {path.name}: {record['error']}", file=stream)
-                if record.get("traceback"):
-                    print(record["traceback"], file=stream)
+        bar = tqdm(total=len(tasks), desc=f"mmcl reproduce ({profile})", unit="nb", disable=not progress)
+        if jobs == 1:
+            for path, params, student, *_ in tasks:
+                bar.set_postfix_str(path.stem)
+                records[path] = _run_one(path, out_dir, params, device, cell_timeout, student)
+                report(path, records[path])
+                bar.update()
+        else:
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            from . import execution
+
+            execution.register()
+            first = sorted((t for t in tasks if not t[3]), key=lambda t: -t[4])  # longest first
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mmcl-notebook") as pool:
+                running = {pool.submit(_run_one, path, out_dir, params, device, cell_timeout, student, threads): path
+                           for path, params, student, *_ in first}
+                for done in as_completed(running):
+                    path = running[done]
+                    records[path] = done.result()
+                    report(path, records[path])
+                    bar.set_postfix_str(path.stem)
+                    bar.update()
+            for path, params, student, *_ in (t for t in tasks if t[3]):  # reads the others' metrics: last
+                bar.set_postfix_str(path.stem)
+                records[path] = _run_one(path, out_dir, params, device, cell_timeout, student)
+                report(path, records[path])
+                bar.update()
+        bar.close()
+    summary["jobs"] = jobs
+    for path, *_ in tasks:
+        summary["notebooks"][path.stem] = records[path]
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     _print_table(summary, stream)
     print(f"wrote {out_dir / 'summary.json'}", file=stream)
@@ -488,7 +542,7 @@ def _cmd_reproduce(args) -> int:
     params = dict(parse_parameter(p) for p in args.parameter)
     summary = reproduce(profile=args.profile, only=args.only, out=args.out, parameters=params,
                         device=args.device, notebook_dir=args.notebook_dir, progress=not args.no_progress,
-                        cell_timeout=args.cell_timeout or None, html=args.html)
+                        cell_timeout=args.cell_timeout or None, html=args.html, jobs=args.jobs)
     failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
     return 1 if failed else 0
 
@@ -505,7 +559,7 @@ def _cmd_course_build(args) -> int:
         return 0
     summary = reproduce(profile="quick", out=out / "run", notebook_dir=out / "instructor",
                         student_dir=out / "student", progress=not args.no_progress, html=True,
-                        cell_timeout=args.cell_timeout or None)
+                        cell_timeout=args.cell_timeout or None, jobs=args.jobs)
     failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
     passed = sum(1 for r in summary["notebooks"].values() for k in r["metrics"] if k.startswith("exercise_"))
     print(f"instructor version: {len(summary['notebooks']) - len(failed)} notebooks ok, {passed}/{n_ex} checkers passed")
@@ -531,6 +585,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fail a notebook whose cell runs longer than this (default 1200; 0: no limit)")
     rep.add_argument("--html", action="store_true",
                      help="also write DIR/html: every executed notebook as HTML and an index page")
+    rep.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
+                     help="notebooks run at once, sharing the cores (default 1; the synthesis runs last)")
     rep.set_defaults(func=_cmd_reproduce)
     lst = sub.add_parser("list", help="describe each notebook, its parameters and runtime")
     lst.add_argument("--only", metavar="GLOB")
@@ -545,6 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also run both versions (quick profile): the instructor one must pass every checker, the "
                          "student one may fail only with NotImplementedError in exercise cells")
     cb.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cb.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
+                    help="with --execute: notebooks run at once, sharing the cores (default 1)")
     cb.add_argument("--cell-timeout", metavar="SECONDS", type=float, default=1200.0,
                     help="fail a notebook whose cell runs longer than this (default 1200; 0: no limit)")
     cb.set_defaults(func=_cmd_course_build)

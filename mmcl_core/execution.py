@@ -28,13 +28,14 @@ import copy
 import os
 import shutil
 import tempfile
+import threading
 import time
 from queue import Empty
 
 __all__ = ["POLL_SLICE", "STALL_GRACE", "KernelReplyStall", "SlicedChannel", "SlicedKernelClient",
            "HeadlessKernelManager", "execute"]
 
-POLL_SLICE = 0.2
+POLL_SLICE = 0.05
 """Longest single wait (seconds) on a kernel socket; a missed wake-up costs at most this."""
 STALL_GRACE = 20.0
 """Seconds after the kernel reports a cell finished by which its reply must have arrived."""
@@ -142,9 +143,15 @@ def _classes():
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
                                      stderr_file=None, start_timeout=60, execution_timeout=None, **kwargs):
             kwargs.pop("input_path", None)
+            start = {k: kwargs.pop(k) for k in ("kernel_env", "kernel_cwd") if k in kwargs}
+            launch = {}
+            if start.get("kernel_env") is not None:
+                launch["env"] = {**os.environ, **{k: str(v) for k, v in start["kernel_env"].items()}}
+            if start.get("kernel_cwd") is not None:
+                launch["cwd"] = str(start["kernel_cwd"])
             _HeadlessClient(nb_man, kernel_name=kernel_name, log_output=log_output, stdout_file=stdout_file,
                             stderr_file=stderr_file, startup_timeout=start_timeout, timeout=execution_timeout,
-                            kernel_manager_class=_HeadlessKernelManager, **kwargs).execute()
+                            kernel_manager_class=_HeadlessKernelManager, **kwargs).execute(**launch)
             tail = [c for c in nb_man.nb.cells if c.metadata.get(_STUDENT_KEY)]
             if tail:  # out of the notebook before papermill looks for errors: they belong to the student version
                 nb_man.nb.cells = [c for c in nb_man.nb.cells if not c.metadata.get(_STUDENT_KEY)]
@@ -164,15 +171,30 @@ def _error_output(ename: str, evalue: str):
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+_REGISTER_LOCK = threading.Lock()
+
+
+def register() -> None:
+    """Register the ``mmcl-headless`` papermill engine (idempotent, thread-safe)."""
+    from papermill.engines import papermill_engines
+
+    with _REGISTER_LOCK:
+        _classes()
+        if "mmcl-headless" not in papermill_engines._engines:
+            papermill_engines.register("mmcl-headless", _Engine)
+
+
 def execute(input_path, output_path, *, parameters=None, kernel_name: str = "python3", cwd=None,
-            cell_timeout: float | None = None, student_tail=None, tail_at: int | None = None):
+            cell_timeout: float | None = None, student_tail=None, tail_at: int | None = None, env=None):
     """Execute one notebook headlessly with papermill through the stall-proof client.
 
     Args:
         input_path, output_path: notebook to run and where to write the executed copy.
         parameters: papermill parameters (injected after the cell tagged ``parameters``).
         kernel_name: kernelspec name.
-        cwd: working directory of the kernel.
+        cwd: working directory of the kernel (given to the kernel alone: this process's directory is not
+            changed, so several notebooks can run at once from threads).
+        env: extra environment variables for the kernel (NAME -> value, on top of this process's environment).
         cell_timeout: seconds one cell may run (None: no limit); a cell that reaches it fails.
         student_tail: optional list of cells (nbformat nodes) to run, errors allowed, just before cell
             ``tail_at`` of the input notebook (default: at the end); they are taken out of the executed notebook
@@ -187,11 +209,8 @@ def execute(input_path, output_path, *, parameters=None, kernel_name: str = "pyt
     """
     import nbformat
     import papermill
-    from papermill.engines import papermill_engines
 
-    _classes()
-    if "mmcl-headless" not in papermill_engines._engines:
-        papermill_engines.register("mmcl-headless", _Engine)
+    register()
     source = str(input_path)
     tmp = None
     if student_tail:
@@ -215,8 +234,9 @@ def execute(input_path, output_path, *, parameters=None, kernel_name: str = "pyt
         source = tmp
     try:
         nb = papermill.execute_notebook(source, str(output_path), parameters=parameters or {},
-                                        kernel_name=kernel_name, progress_bar=False, cwd=cwd, log_output=False,
-                                        execution_timeout=cell_timeout, engine_name="mmcl-headless")
+                                        kernel_name=kernel_name, progress_bar=False, log_output=False,
+                                        execution_timeout=cell_timeout, engine_name="mmcl-headless",
+                                        kernel_env=dict(env or {}), kernel_cwd=cwd)
     finally:
         if tmp:
             os.unlink(tmp)

@@ -105,3 +105,49 @@ def test_kernels_run_over_ipc_without_the_tcp_warning(tmp_path, capfd):
     assert summary["notebooks"]["00_tiny"]["metrics"] == {"ipc": True}
     captured = capfd.readouterr()
     assert "without encryption" not in captured.out + captured.err
+
+
+@pytest.mark.slow
+def test_jobs_run_notebooks_at_once_sharing_the_cores_and_the_synthesis_last(tmp_path):
+    """--jobs 2: both notebooks run, each kernel gets its share of the cores, in its own folder's working directory,
+    and a notebook that reads the run's metrics (parameter metrics_dir) starts only after the others finished and
+    runs alone, with every core."""
+    nb_dir = tmp_path / "nbs"
+    nb_dir.mkdir()
+    code = ("import os, time\nfrom mmcl_core import report\n"
+            "report.record('threads', int(os.environ.get('OMP_NUM_THREADS', 0)))\n"
+            "report.record('cwd_ok', os.getcwd() == {nb_dir!r})\n"
+            "report.record('t0', time.time()); time.sleep(1.0); report.record('t1', time.time())")
+    for name, extra in (("00_a", ""), ("01_b", ""), ("02_synth", '\nmetrics_dir: str = ""  # metrics')):
+        nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                               "language": "python"}})
+        params = nbformat.v4.new_code_cell('profile: str = "quick"  # profile' + extra)
+        params.metadata["tags"] = ["parameters"]
+        nb.cells = [params, nbformat.v4.new_code_cell(code.format(nb_dir=str(nb_dir)))]
+        nbformat.write(nb, str(nb_dir / f"{name}.ipynb"))
+    summary = cli.reproduce(out=tmp_path / "out", notebook_dir=nb_dir, progress=False, jobs=2)
+    assert list(summary["notebooks"]) == ["00_a", "01_b", "02_synth"] and summary["jobs"] == 2
+    m = {name: record["metrics"] for name, record in summary["notebooks"].items()}
+    for name, metrics in m.items():
+        assert summary["notebooks"][name]["status"] == "ok", summary["notebooks"][name]["error"]
+        share = 0 if name == "02_synth" else max(1, (os.cpu_count() or 1) // 2)  # alone, the synthesis gets all
+        assert metrics["threads"] == share and metrics["cwd_ok"], (name, metrics)
+    assert m["02_synth"]["t0"] >= max(m["00_a"]["t1"], m["01_b"]["t1"])
+
+
+@pytest.mark.parametrize("jobs, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_bad_jobs_raise_naming_the_argument(tmp_path, jobs, error):
+    with pytest.raises(error, match="jobs"):
+        cli.reproduce(out=tmp_path, only="00*", jobs=jobs)
+
+
+@pytest.mark.slow
+def test_a_panel_in_a_kernel_freezes_the_heap(tmp_path):
+    nb_dir = _notebook(tmp_path, "import gc\nimport ipywidgets as w\nfrom mmcl_core import report\n"
+                                 "from mmcl_core.widgets import _in_kernel, interactive_panel\n"
+                                 "before = gc.get_freeze_count()\n"
+                                 "interactive_panel(lambda a: {'a': a}, None, {'a': w.IntSlider()})\n"
+                                 "report.record('in_kernel', _in_kernel())\n"
+                                 "report.record('frozen', gc.get_freeze_count() > before)")
+    summary = cli.reproduce(out=tmp_path / "out", notebook_dir=nb_dir, progress=False)
+    assert summary["notebooks"]["00_tiny"]["metrics"] == {"in_kernel": True, "frozen": True}

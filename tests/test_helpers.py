@@ -124,6 +124,27 @@ def test_panel_calls_compute_eagerly_and_on_update():
         panel.update(c=1)
 
 
+def test_first_panel_in_a_kernel_freezes_the_heap_once(monkeypatch):
+    """In a Jupyter kernel the first panel moves the heap to the permanent generation, so a full garbage
+    collection during a slider update walks only what the panels allocated; outside a kernel nothing changes."""
+    import gc
+
+    import ipywidgets as widgets
+
+    from mmcl_core import widgets as mw
+
+    calls = []
+    monkeypatch.setattr(mw, "_HEAP_FROZEN", False)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    control = {"a": widgets.IntSlider(value=1)}
+    mw.interactive_panel(lambda a: {"a": a}, None, control)
+    assert calls == [] and mw._HEAP_FROZEN is False  # pytest is not a kernel
+    monkeypatch.setattr(mw, "_in_kernel", lambda: True)
+    mw.interactive_panel(lambda a: {"a": a}, None, control)
+    mw.interactive_panel(lambda a: {"a": a}, None, control)
+    assert calls == ["freeze"] and mw._HEAP_FROZEN is True
+
+
 def test_panel_never_swallows_errors():
     import ipywidgets as widgets
 

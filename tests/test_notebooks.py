@@ -89,7 +89,8 @@ def test_mmcl_list_shows_every_notebook_and_its_parameters(capsys):
 @pytest.mark.slow
 def test_course_versions_run_and_reproduce_quick_writes_the_site(tmp_path):
     """The suite's one full execution, each notebook executed once: `mmcl course build`, then `mmcl reproduce --html`
-    on the instructor version with the student version's exercise cells run in the same kernel (every notebook ok,
+    on the instructor version, two notebooks at a time, with the student version's exercise cells run in the same
+    kernel (every notebook ok,
     every checker passed, the synthesis table complete, the site shows every figure; the student version fails only
     with NotImplementedError, and only in its exercise cells)."""
     from mmcl_core import course
@@ -98,7 +99,7 @@ def test_course_versions_run_and_reproduce_quick_writes_the_site(tmp_path):
 
     built = course.build(tmp_path / "course")
     summary = cli.reproduce(profile="quick", out=tmp_path / "run", notebook_dir=tmp_path / "course" / "instructor",
-                            student_dir=tmp_path / "course" / "student", progress=False, html=True)
+                            student_dir=tmp_path / "course" / "student", progress=False, html=True, jobs=2)
     assert set(summary["notebooks"]) == {p.stem for p in NOTEBOOKS}
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["notebooks"].keys() == summary["notebooks"].keys()
