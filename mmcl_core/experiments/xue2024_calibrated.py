@@ -39,6 +39,8 @@ CALIBRATED_PROFILES = {
 trained (gradient) variants. The closed-form fits take no steps."""
 
 _N_CLASSES = 10
+_N_SHAPE = 8
+"""Shape words of a rich caption: the clean digit's first principal coordinates (standardised)."""
 
 
 def _check_probability(name: str, value) -> float:
@@ -101,11 +103,16 @@ def calibrated_data(dataset: str = "digits", *, seed: int = 0, p_color: float = 
     order = rng.permutation(len(y))
     tr, te = order[:n_train], order[n_train:n_train + 2000]
 
+    clean = x[tr] - x[tr].mean(0)
+    _, _, vt = np.linalg.svd(clean, full_matrices=False)
+    basis = vt[:_N_SHAPE].T / (clean @ vt[:_N_SHAPE].T).std(0)  # standardised principal shape coordinates
+
     def compose(idx, mode):
         colour = _colours(y[idx], mode, p_color, rng)
         cue = cue_scale * np.eye(_N_CLASSES)[colour] + cue_noise * rng.standard_normal((len(idx), _N_CLASSES))
         pixels = x[idx] + pixel_noise * rng.standard_normal(x[idx].shape)
-        return {"x": np.hstack([pixels, cue]), "y": y[idx], "colour": colour}
+        return {"x": np.hstack([pixels, cue]), "y": y[idx], "colour": colour,
+                "shape": (x[idx] - x[tr].mean(0)) @ basis}
 
     return {"train": compose(tr, "correlated"), "tests": {m: compose(te, m) for m in CALIBRATED_TESTS},
             "n_pixels": x.shape[1], "settings": {"dataset": dataset, "seed": seed, "p_color": p_color,
@@ -117,13 +124,28 @@ def _label_text(y) -> np.ndarray:
     return np.eye(_N_CLASSES)[np.asarray(y)]
 
 
-def _fit_mmcl_linear(train: dict, text: np.ndarray):
-    """Closed-form linear-loss MMCL (full rank), scored against the class prompts e_k: a linear scorer."""
+def _prompts(text_dim: int) -> np.ndarray:
+    """Zero-shot prompts: the label-only caption of each class ("a photo of the digit k"), as caption vectors."""
+    return np.eye(text_dim)[:_N_CLASSES]
+
+
+def _class_prompts(train: dict, text: np.ndarray, prompt: str) -> np.ndarray:
+    """``"class"``: each class's label-only caption; ``"mean_caption"``: the mean training caption of each class
+    (a prompt ensemble in the captions' own language)."""
+    check_choice("prompt", prompt, ("class", "mean_caption"))
+    if prompt == "class":
+        return _prompts(text.shape[1])
+    return np.stack([text[train["y"] == k].mean(0) for k in range(_N_CLASSES)])
+
+
+def _fit_mmcl_linear(train: dict, text: np.ndarray, prompt: str = "class"):
+    """Closed-form linear-loss MMCL (full rank) on image features centred on the training mean (the theory's data
+    are centred), scored against the class prompts: a linear scorer."""
     from .xue2024 import fit_mmcl
 
     M = fit_mmcl(train["x"], text)
-    prompts = np.eye(text.shape[1])[:_N_CLASSES]
-    return lambda x: np.argmax(x @ M @ prompts.T, axis=1)
+    mu, prompts = train["x"].mean(0), _class_prompts(train, text, prompt)
+    return lambda x: np.argmax((x - mu) @ M @ prompts.T, axis=1)
 
 
 def _fit_supervised(train: dict, C: float = 1.0):
@@ -158,3 +180,170 @@ def calibrated_robustness(seed: int = 0, dataset: str = "digits", profile: str =
     acc = {"mmcl_label_only": _score(_fit_mmcl_linear(d["train"], _label_text(d["train"]["y"])), d["tests"]),
            "supervised": _score(_fit_supervised(d["train"]), d["tests"])}
     return {"accuracy": acc, "settings": d["settings"]}
+
+
+def contrastive_fit(train: dict, text: np.ndarray, *, loss: str = "infonce", normalize: bool = True,
+                    temperature: float = 0.1, tower: str = "linear", rank: int = 10, steps: int = 300,
+                    batch_size: int = 512, lr: float | None = None, rho: float = 1.0, prompt: str = "class",
+                    seed: int = 0, device: str = "auto"):
+    """Train an image encoder and a linear caption encoder contrastively on (image, caption-vector) pairs.
+
+    Args:
+        train: ``{"x", "y"}`` from :func:`calibrated_data` (images are centred on their training mean).
+        text: (n, t) caption vectors paired with ``train["x"]``.
+        loss: ``"linear"`` (the linear contrastive loss with penalty ``rho``; linear towers only) or
+            ``"infonce"`` (CLIP's symmetric cross-entropy at ``temperature``).
+        normalize: L2-normalise both embeddings before the similarity (InfoNCE only).
+        tower: image encoder, ``"linear"`` or ``"mlp"`` (one hidden layer of 256 ReLU units).
+        rank: embedding dimension.
+        steps, batch_size, lr: Adam steps on random batches (lr default 1e-2 linear tower, 3e-3 MLP).
+        prompt: zero-shot prompts, ``"class"`` (label-only captions) or ``"mean_caption"`` (each class's mean
+            training caption).
+        seed, device: initialisation/batches seed and torch device.
+
+    Returns:
+        ``predict(x) -> labels``: zero-shot against the class prompts.
+    """
+    import torch
+
+    from ..device import get_device
+    from ..losses import clip_loss, linear_mmcl_loss
+
+    check_choice("loss", loss, ("linear", "infonce"))
+    check_choice("tower", tower, ("linear", "mlp"))
+    if not isinstance(normalize, bool):
+        raise TypeError(f"normalize must be a bool, got {type(normalize).__name__}")
+    if loss == "linear" and tower != "linear":
+        raise ValueError("loss='linear' needs tower='linear' (the linear loss is defined for linear encoders)")
+    temperature = check_real("temperature", temperature, low=0.0, low_open=True)
+    rank, steps = check_int("rank", rank, low=1), check_int("steps", steps, low=1)
+    batch_size = check_int("batch_size", batch_size, low=2)
+    dev = get_device(device)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
+    mu = train["x"].mean(0)
+    X = torch.as_tensor(train["x"] - mu, dtype=torch.float32)
+    T = torch.as_tensor(text, dtype=torch.float32)
+    d, t = X.shape[1], T.shape[1]
+    _class_prompts(train, text, prompt)  # checks the prompt before training
+    init = lambda *shape: torch.randn(*shape, generator=gen) * 0.01  # noqa: E731
+    if tower == "linear":
+        img = torch.nn.Linear(d, rank, bias=False)
+    else:
+        img = torch.nn.Sequential(torch.nn.Linear(d, 256), torch.nn.ReLU(), torch.nn.Linear(256, rank))
+    txt = torch.nn.Linear(t, rank, bias=False)
+    with torch.no_grad():
+        for param in list(img.parameters()) + list(txt.parameters()):
+            param.copy_(init(*param.shape) if param.dim() > 1 else torch.zeros_like(param))
+            if param.dim() > 1 and tower == "mlp":
+                param.copy_(torch.randn(*param.shape, generator=gen) / np.sqrt(param.shape[1]))
+    img, txt, X, T = img.to(dev), txt.to(dev), X.to(dev), T.to(dev)
+    lr = (1e-2 if tower == "linear" else 3e-3) if lr is None else check_real("lr", lr, low=0.0, low_open=True)
+    opt = torch.optim.Adam(list(img.parameters()) + list(txt.parameters()), lr=lr)
+    n = X.shape[0]
+    for _ in range(steps):
+        idx = torch.randperm(n, generator=gen)[: min(batch_size, n)].to(dev)
+        if loss == "linear":
+            value = linear_mmcl_loss(X[idx], T[idx], img.weight, txt.weight, rho=rho)
+        else:
+            f, g = img(X[idx]), txt(T[idx])
+            if normalize:
+                f, g = torch.nn.functional.normalize(f, dim=1), torch.nn.functional.normalize(g, dim=1)
+            value = clip_loss(f, g, temperature=temperature)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    img.eval()
+    with torch.no_grad():
+        g = txt(torch.as_tensor(_class_prompts(train, text, prompt), dtype=torch.float32, device=dev))
+        if normalize and loss == "infonce":
+            g = torch.nn.functional.normalize(g, dim=1)
+
+    def predict(x):
+        with torch.no_grad():
+            f = img(torch.as_tensor(x - mu, dtype=torch.float32, device=dev))
+            if normalize and loss == "infonce":
+                f = torch.nn.functional.normalize(f, dim=1)
+            return (f @ g.T).argmax(1).cpu().numpy()
+
+    return predict
+
+
+INGREDIENTS = {
+    "linear loss, closed form (calibrated)": {"fit": "closed_form"},
+    "linear loss, trained linear encoders": {"fit": "trained", "loss": "linear"},
+    "InfoNCE, linear encoders, raw dot product (τ = 1)": {"fit": "trained", "loss": "infonce", "normalize": False,
+                                                          "temperature": 1.0},
+    "InfoNCE, normalised embeddings (τ = 0.1)": {"fit": "trained", "loss": "infonce", "normalize": True},
+    "InfoNCE, normalised, MLP image tower (CLIP-style)": {"fit": "trained", "loss": "infonce", "normalize": True,
+                                                         "tower": "mlp"},
+    "CLIP-style, rich captions (label + shape words)": {"fit": "trained", "loss": "infonce", "normalize": True,
+                                                        "tower": "mlp", "captions": "label+shape",
+                                                        "prompt": "mean_caption"},
+    "linear loss, closed form, rich captions (label + shape words)": {"fit": "closed_form",
+                                                                      "captions": "label+shape",
+                                                                      "prompt": "mean_caption"},
+    "CLIP-style, captions also name the colour": {"fit": "trained", "loss": "infonce", "normalize": True,
+                                                  "tower": "mlp", "captions": "label+colour"},
+    "linear loss, closed form, captions also name the colour": {"fit": "closed_form", "captions": "label+colour"},
+    "linear loss, closed form, high-variance cue (noise 0.5)": {"fit": "closed_form", "cue_noise": 0.5},
+    "CLIP-style, high-variance cue (noise 0.5)": {"fit": "trained", "loss": "infonce", "normalize": True,
+                                                 "tower": "mlp", "cue_noise": 0.5},
+}
+"""The path from the calibrated fit to CLIP-style training, one ingredient at a time: each row names what differs
+from the rows above it (loss, normalisation, image tower, caption content, cue strength)."""
+
+
+def _captions(train: dict, kind: str) -> np.ndarray:
+    label = _label_text(train["y"])
+    if kind == "label":
+        return label
+    if kind == "label+shape":  # "a photo of the digit 3, slanted, thick, open loop ...": the core's own variation
+        return np.hstack([label, train["shape"]])
+    return np.hstack([label, np.eye(_N_CLASSES)[train["colour"]]])  # "a photo of the digit 3 on red"
+
+
+def ingredient_study(seeds=(0, 1, 2), *, dataset: str = "digits", profile: str = "quick", ingredients=None,
+                     device: str = "auto") -> dict:
+    """Each ingredient of :data:`INGREDIENTS` over ``seeds``: MMCL accuracy on the three colour test sets, the
+    supervised baseline on the same data, and the adversarial gap (MMCL - supervised).
+
+    Returns:
+        dict with ``ingredients`` (names), ``seeds``, ``mmcl`` and ``supervised``: name -> (S, 3) accuracies on
+        :data:`CALIBRATED_TESTS`, ``gap``: name -> (S,) adversarial gaps.
+    """
+    check_choice("dataset", dataset, CALIBRATED_DATASETS)
+    check_choice("profile", profile, tuple(CALIBRATED_PROFILES))
+    names = list(INGREDIENTS) if ingredients is None else list(ingredients)
+    for name in names:
+        check_choice("ingredient", name, tuple(INGREDIENTS))
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    conf = CALIBRATED_PROFILES[profile][dataset]
+    mmcl = {n: np.zeros((len(seeds), 3)) for n in names}
+    sup = {n: np.zeros((len(seeds), 3)) for n in names}
+    cache = {}
+    for i, seed in enumerate(seeds):
+        for name in names:
+            spec = INGREDIENTS[name]
+            cue_noise = spec.get("cue_noise", 0.05)
+            if (seed, cue_noise) not in cache:
+                d = calibrated_data(dataset, seed=seed, cue_noise=cue_noise, n_train=conf["n_train"])
+                cache[(seed, cue_noise)] = (d, _score(_fit_supervised(d["train"]), d["tests"]))
+            d, sup_acc = cache[(seed, cue_noise)]
+            text = _captions(d["train"], spec.get("captions", "label"))
+            prompt = spec.get("prompt", "class")
+            if spec["fit"] == "closed_form":
+                predict = _fit_mmcl_linear(d["train"], text, prompt)
+            else:
+                predict = contrastive_fit(d["train"], text, loss=spec["loss"],
+                                          normalize=spec.get("normalize", False),
+                                          temperature=spec.get("temperature", 0.1),
+                                          tower=spec.get("tower", "linear"), steps=conf["steps"], seed=seed,
+                                          prompt=prompt, device=device)
+            acc = _score(predict, d["tests"])
+            mmcl[name][i] = [acc[t] for t in CALIBRATED_TESTS]
+            sup[name][i] = [sup_acc[t] for t in CALIBRATED_TESTS]
+    gap = {n: mmcl[n][:, 2] - sup[n][:, 2] for n in names}
+    return {"ingredients": names, "seeds": seeds, "tests": CALIBRATED_TESTS, "mmcl": mmcl, "supervised": sup,
+            "gap": gap, "dataset": dataset}
