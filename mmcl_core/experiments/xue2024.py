@@ -1,12 +1,12 @@
 """Xue et al. (ICLR 2024): why multimodal contrastive learning is robust to distribution shift.
 
-The paper's data model could not be read; this module implements the digest's reconstruction (models B and K of
-``shared/papers/xue2024.md`` §1.2), which is this suite's canonical model for the paper. Images carry a *core*
+The paper's data model could not be read; this module implements the project's reconstruction (models B and K of
+``docs/papers/xue2024.md``), which is this suite's canonical model for the paper. Images carry a *core*
 feature with large intra-class spread ``sigma_core`` and a low-variance *spurious* feature that agrees with the
 class with probability ``p_train`` in training; captions annotate each detail with a probability. MMCL with the
 linear contrastive loss learns ``SVD_p`` of the image-text cross-covariance, so it weights a feature by its
 image-caption covariance ("intra-class contrasting"); the supervised baseline weights it by its
-discriminativeness. Closed forms P1-P4 (digest §2.2) and finite-sample estimates are both here.
+discriminativeness. Closed forms P1-P4 (``docs/papers/xue2024.md``) and finite-sample estimates are both here.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def test_probability(test: str, p_train: float, n_classes: int = 2) -> float:
     """P(spurious cue = the class's own cue) at test time: ``id`` = p_train, ``independent`` = 1/K, ``flipped`` = 0
     for K > 2 (never the class's own cue) and 1 - p_train for K = 2 (the correlation reversed)."""
     check_choice("test", test, TESTS)
+    p_train = check_real("p_train", p_train, low=0.0, high=1.0)
+    n_classes = check_int("n_classes", n_classes, low=2)
     if test == "id":
         return p_train
     if test == "independent":
@@ -68,7 +70,7 @@ def binary_model(n: int, *, sigma_core: float = 2.0, sigma_spu: float = 0.1, bet
                  p_train: float = 0.9, p_cue: float | None = None, n_details: int = 8, detail_std: float = 1.0,
                  q_core: float = 1.0, q_spu: float = 0.0, q_det: float = 0.0, dim: int = 50, noise_std: float = 1.0,
                  rng: np.random.Generator, bases=None) -> dict:
-    """Model B of the digest: binary class, core + spurious feature, nuisance details, partial captions.
+    """Model B (``docs/papers/xue2024.md``): binary class, core + spurious feature, nuisance details, partial captions.
 
     Latent order: [core, spurious, detail_1..m]. ``y`` in {-1, +1}; core ``beta*y + sigma_core*eps``; spurious
     ``alpha*a + sigma_spu*eps'`` with ``a = y`` with probability ``p_cue`` (default ``p_train``), else ``-y``;
@@ -106,7 +108,7 @@ def k_class_model(n: int, *, n_classes: int = 5, sigma_core: float = 2.0, sigma_
                   alpha: float = 1.0, p_train: float = 0.9, p_cue: float | None = None, n_details: int = 10,
                   detail_std: float = 1.0, q_core: float = 1.0, q_spu: float = 0.0, q_det: float = 0.0,
                   dim: int = 50, noise_std: float = 1.0, rng: np.random.Generator, bases=None) -> dict:
-    """Model K of the digest: K classes, K spurious backgrounds, nuisance details, partial captions.
+    """Model K (``docs/papers/xue2024.md``): K classes, K spurious backgrounds, nuisance details, partial captions.
 
     Latent order: [core_1..K, background_1..K, detail_1..m]. Class ``y`` uniform; core coordinate ``y`` carries
     ``beta + sigma_core*eps``; the background is ``y`` with probability ``p_cue`` (default ``p_train``), else uniform
@@ -147,14 +149,16 @@ def mmcl_weights(sigma_core: float = 2.0, p_train: float = 0.9, q_core: float = 
                  alpha: float = 1.0) -> tuple[float, float]:
     """P1: MMCL's zero-shot weights (core, spurious) = (beta^2 + q_core sigma_core^2, alpha beta (2 p_train - 1)).
 
-    Reproduces: Xue et al. 2024, intra-class contrasting (digest §2.2 P1, reconstructed).
+    Reproduces: Xue et al. 2024, intra-class contrasting (docs/papers/xue2024.md, P1; reconstructed).
     """
+    _check_model(sigma_core, 0.0, beta, alpha, p_train, q_core, 0.0, 0.0)
     return beta ** 2 + q_core * sigma_core ** 2, alpha * beta * (2 * p_train - 1)
 
 
 def supervised_weights(sigma_core: float = 2.0, p_train: float = 0.9, beta: float = 1.0,
                        alpha: float = 1.0) -> tuple[float, float]:
     """P2: the cross-entropy (Bayes log-odds) weights (2 beta / sigma_core^2, ln(p/(1-p)) / alpha), sigma_spu -> 0."""
+    _check_model(sigma_core, 0.0, beta, alpha, p_train, 0.0, 0.0, 0.0)
     return 2 * beta / sigma_core ** 2, float(np.log(p_train / (1 - p_train))) / alpha
 
 
@@ -164,9 +168,16 @@ def linear_accuracy(w_core: float, w_spu: float, *, p_test: float, sigma_core: f
 
     ``p Phi((w_c beta + w_s alpha)/s) + (1 - p) Phi((w_c beta - w_s alpha)/s)``, ``s^2 = w_c^2 sc^2 + w_s^2 ss^2``.
     """
+    w_core, w_spu = check_real("w_core", w_core), check_real("w_spu", w_spu)
+    p_test = check_real("p_test", p_test, low=0.0, high=1.0)
+    sigma_core = check_real("sigma_core", sigma_core, low=0.0, low_open=True)
+    sigma_spu = check_real("sigma_spu", sigma_spu, low=0.0)
+    beta = check_real("beta", beta, low=0.0, low_open=True)
+    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
     s = np.sqrt(w_core ** 2 * sigma_core ** 2 + w_spu ** 2 * sigma_spu ** 2)
     if s == 0:
-        raise ValueError("w_core and w_spu must not both be zero")
+        raise ValueError("w_core must be non-zero when w_spu is zero or sigma_spu is 0 (the score would be "
+                         "constant)")
     return float(p_test * ndtr((w_core * beta + w_spu * alpha) / s)
                  + (1 - p_test) * ndtr((w_core * beta - w_spu * alpha) / s))
 
@@ -303,7 +314,7 @@ def zero_shot_accuracy(method: str, sigma_core: float = 2.0, p_train: float = 0.
                        closed_form: bool = True, **params) -> dict:
     """Zero-shot (or supervised) accuracy in model B, closed form (P1-P3) or simulated.
 
-    Reproduces: Xue et al. 2024, C1/C3 in the digest's reconstruction (§2.2).
+    Reproduces: Xue et al. 2024, C1/C3 in the project's reconstruction (docs/papers/xue2024.md).
 
     Args:
         method: ``"mmcl"``, ``"mmcl_label_only"`` or ``"supervised"``.
@@ -666,3 +677,15 @@ def effective_robustness(study: dict, shift: str, *, baseline: str = "supervised
     slope, intercept = fits[baseline]
     er = {m: float(np.mean(shifted[m] - (slope * ids[m] + intercept))) for m in study["methods"]}
     return {"fits": fits, "effective_robustness": er, "id": ids, "shifted": shifted, "shift": shift}
+
+
+# The calibrated real-digits proxy, effective robustness on logit axes and the feature-sharing exploration live in
+# xue2024_calibrated; they are part of this paper's API.
+from .xue2024_calibrated import (CALIBRATED_DATASETS, CALIBRATED_METHODS, CALIBRATED_PROFILES,  # noqa: E402
+                                 CALIBRATED_TESTS, INGREDIENTS, SHARING_SWITCHES, calibrated_data,
+                                 calibrated_robustness, contrastive_fit, feature_sharing, ingredient_study,
+                                 logit_effective_robustness, supervised_family)
+
+__all__ += ["CALIBRATED_DATASETS", "CALIBRATED_METHODS", "CALIBRATED_PROFILES", "CALIBRATED_TESTS", "INGREDIENTS",
+            "SHARING_SWITCHES", "calibrated_data", "calibrated_robustness", "contrastive_fit", "feature_sharing",
+            "ingredient_study", "logit_effective_robustness", "supervised_family"]

@@ -26,7 +26,7 @@ from .._checks import check_choice, check_int, check_real
 
 __all__ = ["CALIBRATED_DATASETS", "CALIBRATED_TESTS", "CALIBRATED_PROFILES", "CALIBRATED_METHODS", "INGREDIENTS",
            "calibrated_data", "calibrated_robustness", "supervised_family", "logit_effective_robustness",
-           "ingredient_study", "contrastive_fit"]
+           "ingredient_study", "contrastive_fit", "SHARING_SWITCHES", "feature_sharing"]
 
 CALIBRATED_DATASETS = ("digits", "mnist")
 CALIBRATED_TESTS = ("correlated", "independent", "adversarial")
@@ -347,3 +347,194 @@ def ingredient_study(seeds=(0, 1, 2), *, dataset: str = "digits", profile: str =
     gap = {n: mmcl[n][:, 2] - sup[n][:, 2] for n in names}
     return {"ingredients": names, "seeds": seeds, "tests": CALIBRATED_TESTS, "mmcl": mmcl, "supervised": sup,
             "gap": gap, "dataset": dataset}
+
+
+_EPS = 1e-3
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _expit(z):
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+def supervised_family(data: dict, *, fractions=(0.25, 0.5, 1.0), Cs=(0.01, 0.1, 1.0, 10.0), seed: int = 0) -> dict:
+    """Logistic-regression models of several strengths (``C``) and training-set sizes on one calibrated dataset:
+    the family whose in-distribution/shifted accuracies define the baseline line of effective robustness.
+
+    Returns:
+        dict name -> test set -> (m,) bool array of correct predictions.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data["train"]["y"]))
+    out = {}
+    for frac in fractions:
+        frac = check_real("fraction", frac, low=0.0, high=1.0, low_open=True)
+        keep = np.sort(order[: max(50, int(round(frac * len(order))))])
+        sub = {k: v[keep] for k, v in data["train"].items()}
+        for C in Cs:
+            predict = _fit_supervised(sub, C=check_real("C", C, low=0.0, low_open=True))
+            out[f"logreg C={C:g} n={len(keep)}"] = {t: predict(s["x"]) == s["y"] for t, s in data["tests"].items()}
+    return out
+
+
+def _mmcl_points(data: dict, fractions, seed: int) -> dict:
+    order = np.random.default_rng(seed).permutation(len(data["train"]["y"]))
+    out = {}
+    for frac in fractions:
+        keep = np.sort(order[: max(50, int(round(frac * len(order))))])
+        sub = {k: v[keep] for k, v in data["train"].items()}
+        predict = _fit_mmcl_linear(sub, _label_text(sub["y"]))
+        out[f"mmcl n={len(keep)}"] = {t: predict(s["x"]) == s["y"] for t, s in data["tests"].items()}
+    return out
+
+
+def _heldout_supervised(data: dict, fractions, seed: int) -> dict:
+    """Supervised models *not* in the family (an MLP, cross-entropy): on the line if the line describes supervised
+    learning rather than logistic regression alone."""
+    from sklearn.neural_network import MLPClassifier
+
+    order = np.random.default_rng(seed).permutation(len(data["train"]["y"]))
+    out = {}
+    for frac in fractions:
+        keep = np.sort(order[: max(50, int(round(frac * len(order))))])
+        model = MLPClassifier(hidden_layer_sizes=(128,), max_iter=300, random_state=seed)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ConvergenceWarning at max_iter: a family member, not a failure
+            model.fit(data["train"]["x"][keep], data["train"]["y"][keep])
+        out[f"mlp n={len(keep)}"] = {t: model.predict(s["x"]) == s["y"] for t, s in data["tests"].items()}
+    return out
+
+
+def _er(correct: dict, family: list, points: list, idx, shift: str):
+    acc = {name: {t: float(c[t][idx].mean()) for t in ("correlated", shift)} for name, c in correct.items()}
+    x = _logit([acc[n]["correlated"] for n in family])
+    y = _logit([acc[n][shift] for n in family])
+    slope, intercept = np.polyfit(x, y, 1)
+    er = lambda names: float(np.mean([acc[n][shift] - _expit(slope * _logit(acc[n]["correlated"]) + intercept)  # noqa: E731
+                                      for n in names]))
+    return slope, intercept, acc, er(points)
+
+
+def logit_effective_robustness(seed: int = 0, dataset: str = "digits", profile: str = "quick", *,
+                               shift: str = "adversarial", fractions=(0.25, 0.5, 1.0), n_boot: int = 500,
+                               **data_kwargs) -> dict:
+    """Effective robustness as in Taori et al. (2020): shifted against in-distribution accuracy on logit axes, the
+    baseline line fitted on a family of supervised models (:func:`supervised_family`), and the mean vertical
+    distance (in accuracy) of label-only MMCL models above it, with a bootstrap over test images.
+
+    Returns:
+        dict with ``family``, ``mmcl``, ``heldout`` (names), ``accuracy`` (name -> {"correlated", shift}),
+        ``slope``, ``intercept`` (logit line), ``er_mmcl`` and ``er_heldout`` (effective robustness of MMCL and of
+        supervised MLPs left out of the fit), ``ci_mmcl`` and ``ci_heldout`` (bootstrap 95 % intervals).
+    """
+    check_choice("shift", shift, ("independent", "adversarial"))
+    check_choice("profile", profile, tuple(CALIBRATED_PROFILES))
+    check_choice("dataset", dataset, CALIBRATED_DATASETS)
+    n_boot = check_int("n_boot", n_boot, low=10)
+    data_kwargs.setdefault("n_train", CALIBRATED_PROFILES[profile][dataset]["n_train"])
+    d = calibrated_data(dataset, seed=seed, **data_kwargs)
+    family, mmcl = supervised_family(d, fractions=fractions, seed=seed), _mmcl_points(d, fractions, seed)
+    heldout = _heldout_supervised(d, fractions, seed)
+    correct = {**family, **mmcl, **heldout}
+    m = len(d["tests"]["correlated"]["y"])
+    full = np.arange(m)
+    slope, intercept, acc, er_mmcl = _er(correct, list(family), list(mmcl), full, shift)
+    er_held = _er(correct, list(family), list(heldout), full, shift)[3]
+    rng = np.random.default_rng(seed + 7)
+    boots = np.array([[_er(correct, list(family), names, idx, shift)[3] for names in (list(mmcl), list(heldout))]
+                      for idx in (rng.integers(0, m, m) for _ in range(n_boot))])
+    ci = np.percentile(boots, [2.5, 97.5], axis=0)
+    return {"family": list(family), "mmcl": list(mmcl), "heldout": list(heldout), "accuracy": acc,
+            "slope": float(slope), "intercept": float(intercept), "er_mmcl": er_mmcl, "er_heldout": er_held,
+            "ci_mmcl": tuple(ci[:, 0]), "ci_heldout": tuple(ci[:, 1]), "shift": shift, "dataset": dataset}
+
+
+# --- Inter-class feature sharing: an exploration of a reconstructed setting -------------------------------------
+
+SHARING_SWITCHES = {
+    "full rank, class prompts": {"rank": None, "prompt": "class"},
+    "full rank, mean-caption prompts": {"rank": None, "prompt": "mean_caption"},
+    "rank 13, class prompts": {"rank": 13, "prompt": "class"},
+    "rank 13, mean-caption prompts": {"rank": 13, "prompt": "mean_caption"},
+    "rank 10, class prompts": {"rank": 10, "prompt": "class"},
+}
+"""Switches of the feature-sharing exploration: embedding rank (full, or below the number of annotated features)
+and zero-shot prompt definition."""
+
+
+def _sharing_data(n: int, rng, *, annotate: bool, shared_in_b: bool = True, n_classes: int = 5,
+                  sigma_core: float = 2.0, shared_scale: float = 3.0, shared_std: float = 0.3, n_details: int = 8,
+                  detail_std: float = 2.0,
+                  dim: int = 40, noise_std: float = 1.0, bases=None) -> dict:
+    """K classes with a noisy core coordinate each; a *shared feature* (e.g. "wheels") present in 90 % of classes
+    A (= 0) and B (= 1) and 10 % of the others; high-variance nuisance details annotated in every caption. The
+    shared feature is named only in class A's captions (``annotate``), never in B's."""
+    y = rng.integers(0, n_classes, n)
+    rows = np.arange(n)
+    core = np.zeros((n, n_classes))
+    core[rows, y] = 1.0 + sigma_core * rng.standard_normal(n)
+    rate = np.where(y == 0, 0.9, np.where((y == 1) & shared_in_b, 0.9, 0.1))
+    shared = (rng.random(n) < rate) * shared_scale * (1.0 + shared_std * rng.standard_normal(n))
+    details = detail_std * rng.standard_normal((n, n_details))
+    named = shared * ((y == 0) & annotate)
+    latent = np.column_stack([core, shared, details])
+    captions = np.column_stack([core, named, details])
+    from .xue2024 import _embed
+
+    x_img, x_txt, bases = _embed(latent, captions, dim, noise_std, rng, bases)
+    return {"x_img": x_img, "x_txt": x_txt, "y": y, "shared": shared, "bases": bases}
+
+
+def feature_sharing(seeds=(0, 1, 2), *, switches=None, n: int = 5000, n_test: int = 5000) -> dict:
+    """Does naming a detail in class A's captions change what the model learns for class B, which has the detail
+    but never names it? For each switch and seed, label-free linear-loss MMCL is fitted with the shared feature
+    annotated in A's captions and without; class B is scored on two test sets: B's images *with* the shared feature
+    (as in training) and *without* it (the feature moved away from B: a shift).
+
+    Returns:
+        dict with ``switches``, ``seeds`` and, per switch, ``effect_with`` / ``effect_without`` (S,): class-B recall
+        annotated minus unannotated on each test set, ``weight_annotated`` / ``weight_unannotated`` (S,): the weight
+        class B's score puts on the shared feature (image direction), ``recall``: {setting: (S, 2)}.
+    """
+    names = list(SHARING_SWITCHES) if switches is None else list(switches)
+    for name in names:
+        check_choice("switch", name, tuple(SHARING_SWITCHES))
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    n, n_test = check_int("n", n, low=100), check_int("n_test", n_test, low=100)
+    from .xue2024 import fit_mmcl
+
+    out = {"switches": names, "seeds": seeds}
+    for name in names:
+        spec = SHARING_SWITCHES[name]
+        rec = {a: np.zeros((len(seeds), 2)) for a in ("annotated", "unannotated")}
+        weight = {a: np.zeros(len(seeds)) for a in ("annotated", "unannotated")}
+        for i, seed in enumerate(seeds):
+            for label, annotate in (("annotated", True), ("unannotated", False)):
+                rng = np.random.default_rng(seed)
+                train = _sharing_data(n, rng, annotate=annotate)
+                bases = train["bases"]
+                tests = [_sharing_data(n_test, np.random.default_rng(seed + 10_000 + j), annotate=annotate,
+                                       shared_in_b=keep, bases=bases) for j, keep in enumerate((True, False))]
+                M = fit_mmcl(train["x_img"], train["x_txt"], rank=spec["rank"])
+                D_T = bases[1]
+                if spec["prompt"] == "class":
+                    prompts = np.eye(D_T.shape[1])[:5] @ D_T.T
+                else:
+                    prompts = np.stack([train["x_txt"][train["y"] == k].mean(0) for k in range(5)])
+                for j, t in enumerate(tests):
+                    pred = np.argmax(t["x_img"] @ M @ prompts.T, axis=1)
+                    rec[label][i, j] = float(np.mean(pred[t["y"] == 1] == 1))
+                scores = M @ prompts.T  # image direction -> class scores
+                weight[label][i] = float(bases[0][:, 5] @ (scores[:, 1] - scores[:, 2:].mean(1)))
+        out[name] = {"recall": rec, "effect_with": rec["annotated"][:, 0] - rec["unannotated"][:, 0],
+                     "effect_without": rec["annotated"][:, 1] - rec["unannotated"][:, 1],
+                     "weight_annotated": weight["annotated"], "weight_unannotated": weight["unannotated"]}
+    return out
