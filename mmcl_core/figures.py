@@ -680,6 +680,61 @@ def plot_effective_robustness(er: dict):
     return fig
 
 
+def plot_logit_effective_robustness(er: dict):
+    """Taori-style effective robustness: shifted against in-distribution accuracy on logit axes, the supervised
+    family's fitted line, label-only MMCL and held-out supervised models placed against it (ticks in accuracy)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    def logit(p):
+        p = np.clip(np.asarray(p, dtype=float), 1e-3, 1 - 1e-3)
+        return np.log(p / (1 - p))
+
+    acc, shift = er["accuracy"], er["shift"]
+    fig, ax = plt.subplots(figsize=(5.8, 4.2))
+    groups = (("family", "supervised family (logistic regression)", "tab:red", "o"),
+              ("heldout", f"supervised MLP, held out (ER {er['er_heldout']:+.3f})", "tab:orange", "s"),
+              ("mmcl", f"label-only MMCL (ER {er['er_mmcl']:+.3f})", "tab:blue", "D"))
+    xs_all = []
+    for key, label, color, marker in groups:
+        x = logit([acc[n]["correlated"] for n in er[key]])
+        y = logit([acc[n][shift] for n in er[key]])
+        xs_all += list(x)
+        ax.plot(x, y, marker, color=color, label=label, ms=5)
+    xs = np.linspace(min(xs_all) - 0.2, max(xs_all) + 0.2, 20)
+    ax.plot(xs, er["slope"] * xs + er["intercept"], "-", color="tab:red", lw=1, label="fit to the family")
+    ticks = np.array([0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95])
+    ax.set_xticks(logit(ticks), [f"{t:g}" for t in ticks])
+    ax.set_yticks(logit(ticks), [f"{t:g}" for t in ticks])
+    ax.set_xlabel("in-distribution accuracy (logit scale)")
+    ax.set_ylabel(f"accuracy under the {shift} colour (logit scale)")
+    ax.set_title(f"effective robustness on {er['dataset']}: distance above the supervised line", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_ingredients(study: dict):
+    """Adversarial-colour gap (MMCL - supervised) of each ingredient row, mean and every seed."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = study["ingredients"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(names) + 1.2))
+    for i, name in enumerate(names):
+        gaps = np.asarray(study["gap"][name])
+        color = "tab:blue" if gaps.mean() > 0 else "tab:red"
+        ax.barh(i, gaps.mean(), color=color, alpha=0.6)
+        ax.plot(gaps, np.full(len(gaps), i), "k.", ms=4)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("adversarial-colour accuracy: MMCL − supervised (dots: seeds)")
+    ax.set_title(f"from the calibrated fit to CLIP-style training ({study['dataset']})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_figure1(single: dict, multi: dict):
     """Huang et al. Figure 1: loss, OOD accuracy, signal learning, noise memorisation against epoch (mean +- sd)."""
     import matplotlib.pyplot as plt
