@@ -67,7 +67,9 @@ def test_default_acceptance_numbers_and_regime_boundary():
 def test_richness_is_monotone_and_annotation_is_invisible_at_full_rank():
     rich = xue.richness_sweep(simulate=False)["closed"]["ood_flipped"]
     assert np.all(np.diff(rich) >= 0) and rich[-1] - rich[0] >= 0.08
-    inv = xue.annotation_invariance(n=3000, n_test=5000)
+    same = xue.annotation_invariance(n=3000, n_test=5000, fresh_samples=False)
+    assert same["max_change"] == 0.0  # shared draws: the derivation (prompt reads the core column only)
+    inv = xue.annotation_invariance()  # independent samples per setting (n = 5000, 20,000 test): could fail
     assert inv["max_change"] <= 0.01, inv
 
 
