@@ -680,6 +680,86 @@ def plot_effective_robustness(er: dict):
     return fig
 
 
+def plot_real_unpaired(view: dict):
+    """Nakada et al. on MNIST-5k <-> digits: (left) paired-only, semi-supervised and oracle test accuracy per epoch
+    (mean over seeds); (right) the gain of unpaired data against the precision of controlled pseudo pairs (mean and
+    every seed), the chosen precision highlighted, and the setting's own pseudo pairs marked."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    e1 = view["paired_curve"].shape[1]
+    left.plot(np.arange(1, e1 + 1), view["paired_curve"].mean(0), color="0.5", label="paired only")
+    e2 = np.arange(e1 + 1, e1 + 1 + view["semi_curve"].shape[1])
+    left.plot(e2, view["semi_curve"].mean(0), color="tab:blue", label="semi-supervised (pseudo pairs)")
+    left.plot(e2, view["oracle_curve"].mean(0), color="tab:orange", label="oracle (true class pairs)")
+    left.axvline(e1 + 0.5, color="k", lw=0.6)
+    left.set_xlabel("epoch")
+    left.set_ylabel("test retrieval accuracy")
+    left.set_title(view["setting"], fontsize=10)
+    left.legend(fontsize=7)
+    styles = {"random": ("tab:green", "controlled: random partner of the right / a wrong class"),
+              "teacher_like": ("tab:purple", "controlled: the model's nearest right / wrong partner")}
+    for source, gains in view["gains"].items():
+        color, label = styles.get(source, ("0.3", source))
+        ps, g = np.asarray(gains["precision"]), np.asarray(gains["gain"])
+        right.plot(ps, g.mean(0), "o-", color=color, label=label)
+        for row in g:
+            right.plot(ps, row, "-", color=color, lw=0.5, alpha=0.4)
+    right.axhline(0, color="k", lw=0.6)
+    right.axvline(0.1, color="0.6", ls=":", lw=0.8)
+    right.plot([view["precision"]], [view["gain_at_precision"]], "s", ms=10, mfc="none", mec="k",
+               label=f"precision {view['precision']:g}: gain {view['gain_at_precision']:+.3f}")
+    right.errorbar([view["own_precision"]], [view["own_gain"]], yerr=[view["own_gain_sd"]], fmt="*", ms=12,
+                   color="tab:red", label=f"the model's own pseudo pairs ({view['setting']})")
+    right.set_xlabel("pseudo-pair precision (0.1 = chance)")
+    right.set_ylabel("gain in max test accuracy")
+    right.set_title("when do unpaired data help?", fontsize=10)
+    right.legend(fontsize=6.5)
+    fig.tight_layout()
+    return fig
+
+
+def plot_noisy_graph(study: dict):
+    """Test accuracy against the edge-flip probability of the class graph, with and without spectral
+    co-clustering (mean and every seed; chance 0.1)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for key, color, label in (("noisy", "tab:red", "noisy graph as is"),
+                              ("coclustered", "tab:blue", f"spectral co-clustering, k = {study['k']}")):
+        ax.plot(study["flips"], study[key].mean(0), "o-", color=color, label=label)
+        for row in study[key]:
+            ax.plot(study["flips"], row, "-", color=color, lw=0.5, alpha=0.4)
+    ax.axhline(0.1, color="0.5", ls=":", label="chance")
+    ax.set_xlabel("edge-flip probability p")
+    ax.set_ylabel("test accuracy (nearest class prototype)")
+    ax.set_title("a noisy class graph, with and without denoising", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sqrt_d(law: dict):
+    """Recovery error against the dimension on log-log axes, with the fitted slope and a slope-1/2 guide."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    d, err = np.asarray(law["dims"], dtype=float), np.asarray(law["error"])
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    ax.loglog(d, err.mean(0), "o-", label=f"MMCL (linear loss), slope {law['slope']:.2f}")
+    for row in err:
+        ax.loglog(d, row, "-", color="tab:blue", lw=0.5, alpha=0.4)
+    ax.loglog(d, err.mean(0)[0] * np.sqrt(d / d[0]), "k--", lw=0.8, label="∝ √d")
+    ax.set_xlabel("dimension d (= d1 = d2)")
+    ax.set_ylabel("‖sin Θ‖_F")
+    ax.set_title(f"recovery error at n = {law['n']}", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_logit_effective_robustness(er: dict):
     """Taori-style effective robustness: shifted against in-distribution accuracy on logit axes, the supervised
     family's fitted line, label-only MMCL and held-out supervised models placed against it (ticks in accuracy)."""

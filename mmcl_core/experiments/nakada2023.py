@@ -576,6 +576,8 @@ def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
     from ..data.digits import load_digit_images, stratified_split
 
     rng = np.random.default_rng(check_int("seed", seed, low=0))
+    n_pairs, n_val = check_int("n_pairs", n_pairs, low=2), check_int("n_val", n_val, low=1)
+    dim = check_int("dim", dim, low=1, high=64)
     images, labels = load_digit_images()
     flat = images.reshape(len(images), -1)
     rotation = np.linalg.qr(np.random.default_rng(12345).standard_normal((64, 64)))[0]  # fixed across seeds
@@ -601,6 +603,9 @@ def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
     proj_a, proj_b = pca_fit(flat[train], dim), pca_fit(other[train], dim)
     a_tr, b_tr = pair_by_class(train)
     a_te, b_te = pair_by_class(test)
+    if n_pairs + n_val >= len(a_tr):
+        raise ValueError(f"n_pairs + n_val must be below the {len(a_tr)} training images (the rest is the unpaired "
+                         f"pool; the splits may not overlap), got {n_pairs} + {n_val}")
     cuts = {"paired": slice(0, n_pairs), "val": slice(n_pairs, n_pairs + n_val), "unpaired": slice(n_pairs + n_val, None)}
     out = {name: {"a": proj_a(flat[a_tr[sl]]), "b": proj_b(other[b_tr[sl]]), "labels": labels[a_tr[sl]]}
            for name, sl in cuts.items()}
@@ -792,3 +797,13 @@ def _semi_supervised_runs(seed: int, pair_rules: tuple, *, paired_epochs: int = 
         rules[rule] = {"semi": np.array(curve), "semi_max": float(max(curve)), "precision": np.array(precision),
                        "teacher_repeat": float(np.mean(repeats)), "refreshes": refresh["count"]}
     return common, rules
+
+
+# The two-dataset experiments (MNIST-5k <-> digits: unpaired data, pseudo-pair precision, the noisy class graph)
+# and the sqrt(d) law live in nakada2023_real; they are part of this paper's API.
+from .nakada2023_real import (E2_PROFILES, REAL_PROFILES, REAL_RULES, crossover, gain_vs_precision,  # noqa: E402
+                              mnist_digits_modalities, noisy_graph_study, real_lookup, real_unpaired_study,
+                              sqrt_d_law)
+
+__all__ += ["E2_PROFILES", "REAL_PROFILES", "REAL_RULES", "crossover", "gain_vs_precision", "mnist_digits_modalities",
+            "noisy_graph_study", "real_lookup", "real_unpaired_study", "sqrt_d_law"]
