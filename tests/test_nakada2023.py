@@ -139,7 +139,11 @@ def test_shuffled_unpaired_batches_make_detection_harder():
 
 def test_unpaired_synthetic_returns_the_three_numbers():
     out = nakada.unpaired_synthetic(100, seed=0, n_pairs=100, paired_epochs=5, unpaired_epochs=2, device="cpu")
-    assert set(out) == {"paired_acc", "unpaired_acc", "pseudo_pair_precision"}
+    assert set(out) == {"paired_acc", "unpaired_acc", "pseudo_pair_precision", "comparable_with_official"}
+    assert out["comparable_with_official"] is True  # 10,000 test pairs in both profiles
+    small = nakada.unpaired_synthetic(100, seed=0, n_pairs=100, paired_epochs=5, unpaired_epochs=2, device="cpu",
+                                      n_test=500)
+    assert small["comparable_with_official"] is False
     with pytest.raises(ValueError, match="pseudo_pair_rule"):
         nakada.unpaired_sweep((100,), seeds=(0,), pseudo_pair_rule="hungarian")
 
