@@ -196,6 +196,7 @@ def test_missing_text_model_says_how_to_install(monkeypatch):
     assert text.resolve_text_model("other-model") == "other-model"
 
 
+@pytest.mark.slow  # experiment scale (seconds): the full tier runs it
 def test_embedding_one_richness_level_is_fast_first_time_and_from_cache(tmp_path):
     """<= 20 s the first time (fresh process: model load included, empty cache), <= 1 s cached."""
     script = textwrap.dedent(f"""

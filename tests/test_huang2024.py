@@ -150,6 +150,7 @@ def test_colored_digits_summary_means_and_gaps():
         huang.colored_digits_summary([tables[0], {"single": row(0.8, 0.4)}])
 
 
+@pytest.mark.slow  # experiment scale (seconds): the full tier runs it
 def test_colored_digits_digit_caption_beats_simclr_out_of_distribution():
     """Table 1 proxy at the digest's schedule, one seed: the digit-only caption's OOD accuracy is >= 0.2 above
     SimCLR's (measured 0.26), train accuracies within 0.08 (0.05), and naming the colour removes most of the gain."""

@@ -124,6 +124,7 @@ def test_unpaired_sweep_small_is_deterministic_and_seed_separable():
     assert a["paired_acc"].min() > 0.01  # far above chance (1/300)
 
 
+@pytest.mark.slow  # experiment scale (seconds): the full tier runs it
 def test_unpaired_data_helps_in_the_official_setting_at_large_n():
     res = nakada.unpaired_sweep((3000,), seeds=(0, 1), n_test=2000, device="cpu")
     assert res["unpaired_acc"].mean() - res["paired_acc"].mean() >= 0.1

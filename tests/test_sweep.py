@@ -40,6 +40,7 @@ def test_grid_is_the_cartesian_product_in_order():
         sweep.grid(a=(1,), b=())
 
 
+@pytest.mark.slow  # experiment scale (seconds): the full tier runs it
 def test_same_numbers_batched_serial_process_pool_and_dask():
     from distributed import Client, LocalCluster
 

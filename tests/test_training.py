@@ -34,6 +34,7 @@ def test_clip_style_run_meets_the_acceptance_bar(pairs):
     assert result["clip"]["history"]["loss"][-1] < result["clip"]["history"]["loss"][0]
 
 
+@pytest.mark.slow  # experiment scale (seconds): the full tier runs it
 def test_same_seed_same_numbers_in_process_and_across_processes(pairs, tmp_path):
     a = _numbers(real_data.clip_vs_simclr(pairs, epochs=3, seed=5, device="cpu"))
     b = _numbers(real_data.clip_vs_simclr(pairs, epochs=3, seed=5, device="cpu"))
