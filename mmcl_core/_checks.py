@@ -67,6 +67,14 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     return value
 
 
+def check_seeds(seeds: Any) -> list[int]:
+    """Return ``seeds`` as a non-empty list of non-negative ints (each checked as ``seed``)."""
+    seeds = [check_int("seed", s, low=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    return seeds
+
+
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     """Check that ``value`` is one of ``choices``."""
     if not isinstance(value, str):

@@ -680,6 +680,16 @@ def plot_effective_robustness(er: dict):
     return fig
 
 
+def _mean_and_seeds(ax, x, rows, *, color: str, label: str):
+    """A bold mean curve over seeds (rows) with every seed's curve faint behind it."""
+    import numpy as np
+
+    rows = np.asarray(rows)
+    ax.plot(x, rows.mean(0), "o-", color=color, label=label)
+    for row in rows:
+        ax.plot(x, row, "-", color=color, lw=0.5, alpha=0.4)
+
+
 def plot_real_unpaired(view: dict):
     """Nakada et al. on MNIST-5k <-> digits: (left) paired-only, semi-supervised and oracle test accuracy per epoch
     (mean over seeds); (right) the gain of unpaired data against the precision of controlled pseudo pairs (mean and
@@ -702,10 +712,7 @@ def plot_real_unpaired(view: dict):
               "teacher_like": ("tab:purple", "controlled: the model's nearest right / wrong partner")}
     for source, gains in view["gains"].items():
         color, label = styles.get(source, ("0.3", source))
-        ps, g = np.asarray(gains["precision"]), np.asarray(gains["gain"])
-        right.plot(ps, g.mean(0), "o-", color=color, label=label)
-        for row in g:
-            right.plot(ps, row, "-", color=color, lw=0.5, alpha=0.4)
+        _mean_and_seeds(right, np.asarray(gains["precision"]), gains["gain"], color=color, label=label)
     right.axhline(0, color="k", lw=0.6)
     right.axvline(0.1, color="0.6", ls=":", lw=0.8)
     right.plot([view["precision"]], [view["gain_at_precision"]], "s", ms=10, mfc="none", mec="k",
@@ -729,9 +736,7 @@ def plot_noisy_graph(study: dict):
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for key, color, label in (("noisy", "tab:red", "noisy graph as is"),
                               ("coclustered", "tab:blue", f"spectral co-clustering, k = {study['k']}")):
-        ax.plot(study["flips"], study[key].mean(0), "o-", color=color, label=label)
-        for row in study[key]:
-            ax.plot(study["flips"], row, "-", color=color, lw=0.5, alpha=0.4)
+        _mean_and_seeds(ax, study["flips"], study[key], color=color, label=label)
     ax.axhline(0.1, color="0.5", ls=":", label="chance")
     ax.set_xlabel("edge-flip probability p")
     ax.set_ylabel("test accuracy (nearest class prototype)")
@@ -748,9 +753,9 @@ def plot_sqrt_d(law: dict):
 
     d, err = np.asarray(law["dims"], dtype=float), np.asarray(law["error"])
     fig, ax = plt.subplots(figsize=(5.2, 3.8))
-    ax.loglog(d, err.mean(0), "o-", label=f"MMCL (linear loss), slope {law['slope']:.2f}")
-    for row in err:
-        ax.loglog(d, row, "-", color="tab:blue", lw=0.5, alpha=0.4)
+    _mean_and_seeds(ax, d, err, color="tab:blue", label=f"MMCL (linear loss), slope {law['slope']:.2f}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.loglog(d, err.mean(0)[0] * np.sqrt(d / d[0]), "k--", lw=0.8, label="∝ √d")
     ax.set_xlabel("dimension d (= d1 = d2)")
     ax.set_ylabel("‖sin Θ‖_F")

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, check_seeds
 
 __all__ = ["CMNIST_METHODS", "CMNIST_PROFILES", "PROBE_LAYERS", "PROBE_FITS", "TABLE1_MNIST", "caption_inputs",
            "colored_mnist_table", "colored_mnist_summary", "colored_mnist_grid", "colored_mnist_lookup", "paired_t"]
@@ -117,9 +117,7 @@ def colored_mnist_table(seeds=(0, 1, 2, 3, 4), profile: str = "quick", *, method
     if unknown:
         raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {sorted(cfg)}")
     cfg.update(settings)
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
+    seeds = check_seeds(seeds)
     methods = [check_choice("method", m, CMNIST_METHODS) for m in methods]
     p_color = check_real("p_color", p_color, low=0.0, high=1.0)
     label_noise = check_real("label_noise", label_noise, low=0.0, high=1.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, check_seeds
 from ..data.synthetic import spiked_model
 from ..spectral import contrastive_cross_covariance, cross_covariance, sin_theta_distance, truncated_svd
 
@@ -681,9 +681,7 @@ def semi_supervised_study(seeds=(0, 1, 2, 3, 4), pair_rules=SEMI_PAIR_RULES, **k
         ``oracle_max`` (S,), and ``rules``: rule -> {``semi`` (S, unpaired_epochs), ``semi_max`` (S,), ``precision``
         (S, unpaired_epochs), ``teacher_repeat`` (S,), ``refreshes`` (S,)}.
     """
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
+    seeds = check_seeds(seeds)
     runs = [_semi_supervised_runs(s, tuple(pair_rules), **kwargs) for s in seeds]
     out = {"seeds": seeds, **{k: np.stack([np.asarray(c[k]) for c, _ in runs])
                               for k in ("paired", "oracle", "paired_max", "oracle_max")}}

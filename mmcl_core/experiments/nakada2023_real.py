@@ -21,7 +21,7 @@ import copy
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, check_seeds
 
 __all__ = ["REAL_RULES", "REAL_PROFILES", "E2_PROFILES", "mnist_digits_modalities", "real_unpaired_study",
            "gain_vs_precision", "noisy_graph_study", "sqrt_d_law", "real_lookup", "crossover"]
@@ -349,13 +349,6 @@ def _profile(profile: str, overrides: dict) -> dict:
     return conf
 
 
-def _seeds(seeds) -> list:
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
-    return seeds
-
-
 @_one_thread()
 def real_unpaired_study(seeds=(0, 1, 2, 3, 4), rule: str = "argmax", profile: str = "quick", **settings) -> dict:
     """Paired-only, semi-supervised (one pseudo-pair rule) and oracle on MNIST-5k <-> digits, per seed.
@@ -374,7 +367,7 @@ def real_unpaired_study(seeds=(0, 1, 2, 3, 4), rule: str = "argmax", profile: st
     check_choice("rule", rule, REAL_RULES)
     conf = _profile(profile, settings)
     out = {k: [] for k in ("paired_only", "semi", "oracle", "precision", "paired_curve", "semi_curve", "oracle_curve")}
-    for seed in _seeds(seeds):
+    for seed in check_seeds(seeds):
         data = _data(seed, conf["pool"])
         start, paired_curve = _phase1(seed, data, conf)
         oracle = _oracle(seed, data, start, conf)
@@ -414,7 +407,7 @@ def gain_vs_precision(precisions=(0.1, 0.3, 0.5, 0.7, 0.9, 1.0), seeds=(0, 1, 2,
     if not ps:
         raise ValueError("precisions must hold at least one value")
     conf = _profile(profile, settings)
-    seeds = _seeds(seeds)
+    seeds = check_seeds(seeds)
     semi = np.zeros((len(seeds), len(ps)))
     paired = np.zeros(len(seeds))
     for i, seed in enumerate(seeds):
@@ -525,7 +518,7 @@ def noisy_graph_study(seeds=(0, 1, 2), *, flips=None, k: int = 10, profile: str 
     flips = conf["flips"] if flips is None else flips
     flips = [check_real("flip", p, low=0.0, high=0.5) for p in flips]
     k = check_int("k", k, low=2, high=50)
-    seeds = _seeds(seeds)
+    seeds = check_seeds(seeds)
     noisy, clustered, precision = (np.zeros((len(seeds), len(flips))) for _ in range(3))
     for i, seed in enumerate(seeds):
         data = _graph_data(seed)
@@ -556,7 +549,7 @@ def sqrt_d_law(dims=(25, 50, 100, 200, 400), seeds=(0, 1, 2), *, n: int = 8000, 
     if len(dims) < 2:
         raise ValueError("dims must hold at least two dimensions")
     n, rank = check_int("n", n, low=2), check_int("rank", rank, low=1)
-    seeds = _seeds(seeds)
+    seeds = check_seeds(seeds)
     err = np.zeros((len(seeds), len(dims)))
     for i, seed in enumerate(seeds):
         for j, d in enumerate(dims):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, check_seeds
 
 __all__ = ["CALIBRATED_DATASETS", "CALIBRATED_TESTS", "CALIBRATED_PROFILES", "CALIBRATED_METHODS", "INGREDIENTS",
            "calibrated_data", "calibrated_robustness", "supervised_family", "logit_effective_robustness",
@@ -316,9 +316,7 @@ def ingredient_study(seeds=(0, 1, 2), *, dataset: str = "digits", profile: str =
     names = list(INGREDIENTS) if ingredients is None else list(ingredients)
     for name in names:
         check_choice("ingredient", name, tuple(INGREDIENTS))
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must name at least one seed")
+    seeds = check_seeds(seeds)
     conf = CALIBRATED_PROFILES[profile][dataset]
     mmcl = {n: np.zeros((len(seeds), 3)) for n in names}
     sup = {n: np.zeros((len(seeds), 3)) for n in names}
@@ -505,9 +503,7 @@ def feature_sharing(seeds=(0, 1, 2), *, switches=None, n: int = 5000, n_test: in
     names = list(SHARING_SWITCHES) if switches is None else list(switches)
     for name in names:
         check_choice("switch", name, tuple(SHARING_SWITCHES))
-    seeds = [check_int("seed", s, low=0) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds must name at least one seed")
+    seeds = check_seeds(seeds)
     n, n_test = check_int("n", n, low=100), check_int("n_test", n_test, low=100)
     from .xue2024 import fit_mmcl
 
