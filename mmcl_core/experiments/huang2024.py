@@ -3,7 +3,7 @@ contrastive learning memorises noise.
 
 Two-patch data ``x = [y mu, xi]`` (image) and ``x~ = [y mu~, xi~]`` (text, ``||mu~|| = C_mu ||mu||``, ``mu~ _|_ mu``,
 independent noises); one-hidden-layer ReLU encoders with weights shared across the two patches; the stop-gradient
-InfoNCE of the paper (negatives of the opposite label); full-batch gradient descent (digest §1).
+InfoNCE of the paper (negatives of the opposite label); full-batch gradient descent (docs/papers/huang2024.md).
 
 Every GD update lies in span{mu, xi_1..xi_n} (the augmented noise enters only through stop-gradient factors), so the
 weights are exactly ``w_r = w_r(0) + gamma_r mu/||mu||^2 + sum_i rho_ri xi_i/||xi_i||^2`` (the paper's signal-noise
@@ -32,7 +32,7 @@ NU_DIRECTIONS = ("parallel", "orthogonal")
 PROBES = ("ood", "train")
 SAMPLERS = ("vectors", "lowdim")
 FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0, c_mu=3.0, noise_std=1.0,
-               aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the digest
+               aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the reference runs
 
 
 def n_snr2(n: int, mu_norm: float, noise_std: float, d: int) -> float:
@@ -47,7 +47,7 @@ def mu_norm_for(n_snr2_value: float, *, n: int, noise_std: float, d: int) -> flo
 
 def stage1_theory(*, d: int, n: int, m: int, lr: float, mu_norm: float, c_mu: float, noise_std: float,
                   temperature: float, init_std: float, **_) -> dict:
-    """Stage-1 growth rates and end times from the paper's constants (digest §2.3).
+    """Stage-1 growth rates and end times from the paper's constants (docs/papers/huang2024.md).
 
     Returns:
         dict with ``single_signal_rate`` (upper bound, log-growth per step), ``single_noise_rate`` (lower bound),
@@ -679,7 +679,7 @@ def colored_digits(*, p_color: float = 0.775, label_noise: float = 0.1, test_fra
 
     Training: 10 % of labels replaced by a random other class; each image takes its label's colour with probability
     ``p_color``, else a random other colour. Test: the same label noise; colour of label + 1 (mod 10) with probability
-    ``p_color`` — the paper's reversal, permuted to ten classes (digest §5).
+    ``p_color`` — the paper's reversal, permuted to ten classes (docs/papers/huang2024.md).
 
     Returns:
         dict with ``train`` and ``test``: ``images`` (n, 3, 8, 8), ``labels`` (noisy, what the probe sees),
@@ -711,7 +711,7 @@ def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 200, simclr_e
     captions naming the digit only or the digit and the colour; linear probes fitted on the (biased, noisy) training
     set and scored on the colour-permuted test set.
 
-    Reproduces: Huang et al. 2024, Table 1 (ColoredMNIST) on the ColoredDigits proxy (digest §5): MLP 192 -> 256 -> 64
+    Reproduces: Huang et al. 2024, Table 1 (ColoredMNIST) on the ColoredDigits proxy (docs/papers/huang2024.md): MLP 192 -> 256 -> 64
     image tower, caption head t -> 256 -> 64, Adam(W) lr 1e-3, batch 256, 200 epochs, tau = 0.1; SimCLR views by a
     +-1-pixel shift and pixel noise 0.1, no colour jitter.
 

@@ -1,9 +1,9 @@
 """Nakada et al. (AISTATS 2023): each gradient step of MMCL is an SVD of the contrastive
 cross-covariance; feature recovery under wrong pairs; the unimodal comparison.
 
-The digest reconstructs the paper's theorem forms from its abstract and the authors' code;
+The project's notes (docs/papers/nakada2023.md) reconstruct the paper's theorem forms from its abstract and the authors' code;
 the identities used here are exact and checked numerically, the rates are the Wedin-type
-scalings the digest derives (flagged as reconstructed in the notebooks).
+scalings derived there (flagged as reconstructed in the notebooks).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ UNIMODAL_METHODS = ("masking", "diagonal_deletion")
 def linear_solution(X, Y, rank: int, rho: float = 1.0) -> dict:
     """Closed-form minimiser of the linear MMCL loss: ``M* = SVD_r(C)/rho`` with C the sample cross-covariance.
 
-    Reproduces: Nakada et al. 2023, T1 for the linear loss (digest §1.6): one SVD gives the global minimiser.
+    Reproduces: Nakada et al. 2023, T1 for the linear loss (docs/papers/nakada2023.md): one SVD gives the global minimiser.
 
     Returns:
         dict with ``M`` (d1, d2), ``G1`` (r, d1), ``G2`` (r, d2), ``S`` (the cross-covariance),
@@ -96,7 +96,7 @@ def projected_gd_clip(X, Y, rank: int, rho: float = 1.0, temperature: float = 0.
     """Iterated SVD: ``M <- SVD_r((1 - eta rho) M + eta S(beta(M)))`` for the CLIP loss.
 
     With ``eta = 1/rho`` each step is ``SVD_r(S(beta_t))/rho``: one SVD of the current contrastive
-    cross-covariance (Nakada et al. 2023, digest §1.6). Small ``eta rho`` converges; the full step can oscillate.
+    cross-covariance (Nakada et al. 2023, docs/papers/nakada2023.md). Small ``eta rho`` converges; the full step can oscillate.
 
     Returns:
         dict with ``M``, ``step_norms`` (steps,) ||M_{t+1} - M_t||, ``objective`` (steps,), ``converged``
@@ -145,7 +145,7 @@ def masking_cl(X, rank: int, *, mask_prob: float = 0.5, n_masks: int = 1, rng: n
 
     Each sample gets a Bernoulli mask a; the two views are ``a * x`` and ``(1 - a) * x``. The linear
     contrastive loss is maximised by the top-r eigenvectors of the symmetrised view cross-covariance,
-    whose expectation is ``p(1-p) offdiag(Sigma_x)`` (Ji et al. 2023, digest §3).
+    whose expectation is ``p(1-p) offdiag(Sigma_x)`` (Ji et al. 2023, docs/papers/nakada2023.md).
 
     Returns:
         (d, r) orthonormal basis.
@@ -182,7 +182,7 @@ def recovery_error(n: int, eps: float, seed: int = 0, *, dim_a: int = 40, dim_b:
                    mismatch: str = "redraw", unimodal: str = "masking", n_masks: int = 20) -> dict:
     """Feature-recovery error ||sinTheta(., U1)||_F of MMCL (linear loss), unimodal CL and PCA.
 
-    Reproduces: Nakada et al. 2023, T2-T3 (digest §2): MMCL has no bias, wrong pairs shrink the signal
+    Reproduces: Nakada et al. 2023, T2-T3 (docs/papers/nakada2023.md): MMCL has no bias, wrong pairs shrink the signal
     by (1 - eps); masking-CL is biased for coherent features; PCA fails under heteroskedastic noise.
 
     Args:
@@ -290,7 +290,7 @@ def svd_step_panel(temperature: float = 0.5, eta: float = 0.1, rho: float = 1.0,
 
 # --- Unpaired data (paper §5.1, official synthetic experiment E1) --------------------------------------
 
-OFFICIAL_E1 = {  # official notebook's stored single-seed outputs (digest §4 E1)
+OFFICIAL_E1 = {  # official notebook's stored single-seed outputs (docs/papers/nakada2023.md)
     "n_unpaired": (500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000),
     "paired_acc": (.3878, .3914, .4221, .4322, .4333, .3779, .3787, .3734, .3754, .4156),
     "unpaired_acc": (.4480, .5207, .5665, .5765, .5924, .5865, .5958, .6009, .5937, .5962),
@@ -357,7 +357,7 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
     batch's B x B logits as pseudo pairs (``"global_top_b"``) or each row's argmax (``"row_argmax"``).
     ``aligned_batches=False`` shuffles the y's across the whole unpaired set instead (a harder task).
 
-    Reproduces: Nakada et al. 2023, §5.1 (digest §4 E1).
+    Reproduces: Nakada et al. 2023, §5.1 (docs/papers/nakada2023.md).
 
     Returns:
         dict with ``n_unpaired`` (K,), ``paired_acc`` and ``unpaired_acc`` (K, S) test retrieval accuracy after each
@@ -477,7 +477,7 @@ def unpaired_linear_proxy(n_unpaired_values=(0, 1000, 5000, 20000), seeds=(0, 1,
     SVD on paired + pseudo pairs (``pseudo_pair_rule="row_argmax"``: each row's best column instead). The oracle
     uses the true partners of all n + N samples.
 
-    Reproduces: Nakada et al. 2023, T4 mechanism (digest §2 T4, linear-SVD proxy [NUM]).
+    Reproduces: Nakada et al. 2023, T4 mechanism (docs/papers/nakada2023.md).
 
     Returns:
         dict with ``n_unpaired`` (K,), ``sin_theta`` (K, S), ``oracle`` (K, S), ``precision`` (K, S) (nan for N = 0).
@@ -562,7 +562,7 @@ def unpaired_lookup(sweeps: dict, n_unpaired: int, pseudo_pair_rule: str = "glob
     return out
 
 
-# --- Real-data proxy of the MNIST <-> Fashion-MNIST experiment (paper §5.3, digest §4 E3) -------------------
+# --- Real-data proxy of the MNIST <-> Fashion-MNIST experiment (paper §5.3, docs/papers/nakada2023.md) -------------------
 
 def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 100, test_fraction: float = 0.25,
                             dim: int = 16) -> dict:
@@ -668,7 +668,7 @@ def semi_supervised_study(seeds=(0, 1, 2, 3, 4), pair_rules=SEMI_PAIR_RULES, **k
             hold class-aligned pairs in hidden positions, so this pair is a *fresh* same-class pair exactly when the
             teacher is right: it uses the hidden alignment and is not a pure unpaired method.
 
-    Reproduces: Nakada et al. 2023, §5.3 (digest §4 E3) on a digits proxy (:func:`class_paired_modalities`).
+    Reproduces: Nakada et al. 2023, §5.3 (docs/papers/nakada2023.md) on a digits proxy (:func:`class_paired_modalities`).
 
     Args:
         seeds: seeds of the data split, the towers and the batch orders.
@@ -708,7 +708,7 @@ def _semi_supervised_runs(seed: int, pair_rules: tuple, *, paired_epochs: int = 
                           batch_size: int = 64, refresh_factor: float = 1.1, data: dict | None = None):
     """One seed of :func:`semi_supervised_study`: phase 1, the oracle phase, and one semi phase per rule.
 
-    Reproduces: Nakada et al. 2023, §5.3 (digest §4 E3) on a digits proxy.
+    Reproduces: Nakada et al. 2023, §5.3 (docs/papers/nakada2023.md) on a digits proxy.
 
     Returns:
         ``(common, rules)``: common = {``paired``, ``oracle`` curves, ``paired_max``, ``oracle_max``}; rules = rule ->
