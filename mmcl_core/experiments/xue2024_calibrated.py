@@ -174,8 +174,8 @@ def calibrated_robustness(seed: int = 0, dataset: str = "digits", profile: str =
         ``"independent"``, ``"adversarial"``) -> accuracy; ``settings``.
     """
     check_choice("profile", profile, tuple(CALIBRATED_PROFILES))
-    data.setdefault("n_train", CALIBRATED_PROFILES[profile][dataset if dataset in CALIBRATED_DATASETS
-                                                             else "digits"]["n_train"])
+    check_choice("dataset", dataset, CALIBRATED_DATASETS)
+    data.setdefault("n_train", CALIBRATED_PROFILES[profile][dataset]["n_train"])
     d = calibrated_data(dataset, seed=seed, **data)
     acc = {"mmcl_label_only": _score(_fit_mmcl_linear(d["train"], _label_text(d["train"]["y"])), d["tests"]),
            "supervised": _score(_fit_supervised(d["train"]), d["tests"])}
