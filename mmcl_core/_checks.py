@@ -87,11 +87,16 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
 def check_matrix(name: str, x: Any, *, ndim: int = 2, min_rows: int = 1) -> Any:
     """Check that ``x`` is a finite real array/tensor of ``ndim`` dimensions.
 
-    Returns ``x`` unchanged if it is a tensor, else as a float64 NumPy array.
+    Returns ``x`` unchanged if it is a float32/float64 tensor, a float16/bfloat16 tensor upcast to float32 (half
+    precision overflows at the temperatures and scales these functions are used with), else a float64 NumPy array.
     """
     if is_torch(x):
         if x.is_complex() or not x.is_floating_point():
             raise TypeError(f"{name} must be a real floating-point tensor, got dtype {x.dtype}")
+        import torch  # loaded already: x is a tensor
+
+        if x.dtype in (torch.float16, torch.bfloat16):  # documented upcast: half precision is computed in float32
+            x = x.float()
         shape = tuple(x.shape)
         finite = bool(x.detach().isfinite().all())
     elif isinstance(x, (np.ndarray, list, tuple)):
@@ -107,6 +112,9 @@ def check_matrix(name: str, x: Any, *, ndim: int = 2, min_rows: int = 1) -> Any:
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {shape}")
     if shape[0] < min_rows:
         raise ValueError(f"{name} must have at least {min_rows} row(s), got shape {shape}")
+    if 0 in shape[1:]:
+        raise ValueError(f"{name} must have at least one column (every dimension after the first >= 1), "
+                         f"got shape {shape}")
     if not finite:
         raise ValueError(f"{name} must contain only finite values (found NaN or inf)")
     return x
@@ -116,3 +124,69 @@ def check_same_rows(name_a: str, a: Any, name_b: str, b: Any) -> None:
     """Check two batches have the same number of rows (paired samples)."""
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"{name_a} and {name_b} must have the same batch size, got {a.shape[0]} and {b.shape[0]}")
+
+
+def check_alike(**named: Any) -> None:
+    """Check that the named arrays are all NumPy arrays or all torch tensors, tensors of one dtype and device."""
+    names = list(named)
+    kinds = {n: is_torch(v) for n, v in named.items()}
+    if len(set(kinds.values())) > 1:
+        torch_names = [n for n in names if kinds[n]]
+        numpy_names = [n for n in names if not kinds[n]]
+        raise TypeError(f"{', '.join(names)} must be all NumPy arrays or all torch tensors; got tensors for "
+                        f"{', '.join(torch_names)} and arrays for {', '.join(numpy_names)}")
+    if kinds[names[0]]:
+        dtypes = {str(named[n].dtype) for n in names}
+        if len(dtypes) > 1:
+            raise TypeError(f"{', '.join(names)} must have one dtype, got "
+                            + ", ".join(f"{n}: {named[n].dtype}" for n in names))
+        devices = {str(named[n].device) for n in names}
+        if len(devices) > 1:
+            raise ValueError(f"{', '.join(names)} must be on one device, got "
+                             + ", ".join(f"{n}: {named[n].device}" for n in names))
+
+
+def check_finite_result(value: Any, names: str, why: str) -> Any:
+    """Raise ValueError naming ``names`` when a computed result is not finite (an overflow the inputs caused)."""
+    finite = bool(value.detach().isfinite().all()) if is_torch(value) else bool(np.isfinite(value).all())
+    if not finite:
+        raise ValueError(f"{names}: {why}")
+    return value
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """A NumPy ``Generator``, or an int seed turned into ``np.random.default_rng(seed)``; anything else (None: the
+    global state, which would not be reproducible) raises TypeError naming the argument."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        return np.random.default_rng(check_int(name, rng, low=0))
+    raise TypeError(f"{name} must be a numpy.random.Generator or a non-negative int seed, got {type(rng).__name__}")
+
+
+def check_generator(generator: Any, name: str = "generator"):
+    """A ``torch.Generator`` (an explicit seed); None or anything else raises TypeError naming the argument."""
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), got "
+                        f"{type(generator).__name__}")
+    return generator
+
+
+def check_labels(name: str, labels: Any, n_classes: int | None = None) -> np.ndarray:
+    """A 1-D array of non-negative integer labels (below ``n_classes`` when given); floats must be whole numbers."""
+    arr = np.asarray(labels)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of labels, got shape {arr.shape}")
+    if arr.dtype.kind == "f":
+        if not (np.isfinite(arr).all() and (arr == np.round(arr)).all()):
+            raise ValueError(f"{name} must hold whole numbers, got non-integer values")
+    elif arr.dtype.kind not in "iu" and arr.size:
+        raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {arr.min()}")
+    if n_classes is not None and arr.size and arr.max() >= n_classes:
+        raise ValueError(f"{name} must be in [0, {n_classes}), got {arr.max()}")
+    return arr

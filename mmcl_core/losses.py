@@ -10,6 +10,10 @@ Conventions (N = batch size, k = embedding dimension):
 * ``clip_loss`` equals open_clip's ``ClipLoss`` with ``logit_scale = 1/temperature``.
 * ``siglip_loss`` equals open_clip's ``SigLipLoss`` (sum over N^2 pairs, divided by N).
 * ``nt_xent_loss`` equals lightly's ``NTXentLoss`` (cosine similarity, mean over 2N anchors).
+
+Inputs: floating tensors of one dtype and device; float16/bfloat16 are computed in float32 (and the loss is float32).
+Inputs whose logits overflow their dtype (a temperature near zero, huge embeddings) raise ValueError naming the
+temperature (or scale) and the embeddings, never a NaN loss.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_matrix, check_real, check_same_rows
+from ._checks import check_alike, check_finite_result, check_matrix, check_real, check_same_rows
 
 __all__ = [
     "clip_loss",
@@ -34,21 +38,38 @@ __all__ = [
 ]
 
 
-def _check_pair(name_a: str, z_a, name_b: str, z_b, *, min_rows: int = 1) -> None:
-    for name, z in ((name_a, z_a), (name_b, z_b)):
+def _check_tensors(**named) -> list:
+    """Floating tensors of one dtype and device (float16/bfloat16 upcast to float32), finite; returned in order."""
+    for name, z in named.items():
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
+    checked = {name: check_matrix(name, z, ndim=z.ndim) for name, z in named.items()}
+    check_alike(**checked)
+    return list(checked.values())
+
+
+def _check_pair(name_a: str, z_a, name_b: str, z_b, *, min_rows: int = 1):
+    z_a, z_b = _check_tensors(**{name_a: z_a, name_b: z_b})
+    for name, z in ((name_a, z_a), (name_b, z_b)):
         check_matrix(name, z, min_rows=min_rows)
     check_same_rows(name_a, z_a, name_b, z_b)
     if z_a.shape[1] != z_b.shape[1]:
         raise ValueError(f"{name_a} and {name_b} must have the same embedding dimension, "
                          f"got {z_a.shape[1]} and {z_b.shape[1]}")
+    return z_a, z_b
 
 
 def _positive(name: str, value):
-    """Validate a positive scalar that may be a learnable 0-d tensor (kept for autograd)."""
-    check_real(name, value, low=0.0, low_open=True)
-    return value
+    """Validate a positive scalar; a learnable 0-d tensor is kept (for autograd), anything else becomes a float."""
+    checked = check_real(name, value, low=0.0, low_open=True)
+    return value if isinstance(value, torch.Tensor) else checked
+
+
+def _finite_logits(logits: torch.Tensor, names: str) -> torch.Tensor:
+    """``logits`` itself, after checking it is finite (the check does not touch the autograd graph)."""
+    return check_finite_result(logits, names, f"the logits overflow {logits.dtype} (|similarity| / temperature "
+                               "must stay below the dtype's largest number): use a larger temperature, smaller "
+                               "embeddings or float64")
 
 
 def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.Tensor:
@@ -78,8 +99,10 @@ def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.T
         >>> float(clip_loss(z, z, temperature=1e9))  # doctest: +ELLIPSIS
         1.386...
     """
-    _check_pair("z_a", z_a, "z_b", z_b)
-    return _clip_loss_unchecked(z_a, z_b, _positive("temperature", temperature))
+    z_a, z_b = _check_pair("z_a", z_a, "z_b", z_b)
+    logits = _finite_logits((z_a @ z_b.T) / _positive("temperature", temperature), "temperature, z_a, z_b")
+    labels = torch.arange(z_a.shape[0], device=z_a.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
 def _clip_loss_unchecked(z_a: torch.Tensor, z_b: torch.Tensor, temperature) -> torch.Tensor:
@@ -106,11 +129,13 @@ def siglip_loss(z_a: torch.Tensor, z_b: torch.Tensor, scale=10.0, bias=-10.0) ->
     Returns:
         0-d tensor (``N * log 2`` when all logits are zero).
     """
-    _check_pair("z_a", z_a, "z_b", z_b)
+    z_a, z_b = _check_pair("z_a", z_a, "z_b", z_b)
     scale = _positive("scale", scale)
-    check_real("bias", bias)
+    checked_bias = check_real("bias", bias)
+    bias = bias if isinstance(bias, torch.Tensor) else checked_bias
     n = z_a.shape[0]
     logits = scale * (z_a @ z_b.T) + bias
+    _finite_logits(logits, "scale, bias, z_a, z_b")
     labels = 2.0 * torch.eye(n, device=z_a.device, dtype=logits.dtype) - 1.0
     return -F.logsigmoid(labels * logits).sum() / n
 
@@ -134,13 +159,14 @@ def nt_xent_loss(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5, *, norma
     Returns:
         0-d tensor (``log(2N-1)`` for collinear embeddings).
     """
-    _check_pair("z_1", z_1, "z_2", z_2)
+    z_1, z_2 = _check_pair("z_1", z_1, "z_2", z_2)
     temperature = _positive("temperature", temperature)
     if normalize:
         z_1, z_2 = F.normalize(z_1, dim=1), F.normalize(z_2, dim=1)
     n = z_1.shape[0]
     z = torch.cat([z_1, z_2], dim=0)
     logits = (z @ z.T) / temperature
+    _finite_logits(logits, "temperature, z_1, z_2")
     # An anchor is never its own candidate: mask the self-similarity out of the softmax.
     self_mask = torch.eye(2 * n, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
@@ -156,15 +182,20 @@ def _check_batched(name_a: str, z_a, name_b: str, z_b, temperature):
     if z_a.shape != z_b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(z_a.shape)} and "
                          f"{tuple(z_b.shape)}")
+    z_a, z_b = _check_tensors(**{name_a: z_a, name_b: z_b})
+    if 0 in z_a.shape:
+        raise ValueError(f"{name_a} and {name_b} must have S >= 1 models, N >= 1 rows and k >= 1 columns, got shape "
+                         f"{tuple(z_a.shape)}")
     _check_pair(name_a, z_a.reshape(-1, z_a.shape[-1]), name_b, z_b.reshape(-1, z_b.shape[-1]))
-    return _positive("temperature", temperature)
+    return z_a, z_b, _positive("temperature", temperature)
 
 
 def clip_loss_batched(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.Tensor:
     """:func:`clip_loss` of many models at once: ``z_a``, ``z_b`` of shape (S, N, k) give the (S,) per-model losses."""
-    tau = _check_batched("z_a", z_a, "z_b", z_b, temperature)
+    z_a, z_b, tau = _check_batched("z_a", z_a, "z_b", z_b, temperature)
     s, n, _ = z_a.shape
     logits = torch.bmm(z_a, z_b.transpose(1, 2)) / tau
+    _finite_logits(logits, "temperature, z_a, z_b")
     labels = torch.arange(n, device=z_a.device).repeat(s)
     rows = F.cross_entropy(logits.reshape(s * n, n), labels, reduction="none").reshape(s, n).mean(1)
     cols = F.cross_entropy(logits.transpose(1, 2).reshape(s * n, n), labels, reduction="none").reshape(s, n).mean(1)
@@ -173,10 +204,11 @@ def clip_loss_batched(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) ->
 
 def nt_xent_loss_batched(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5) -> torch.Tensor:
     """:func:`nt_xent_loss` (cosine similarities) of many models at once: (S, N, k) views give (S,) losses."""
-    tau = _check_batched("z_1", z_1, "z_2", z_2, temperature)
+    z_1, z_2, tau = _check_batched("z_1", z_1, "z_2", z_2, temperature)
     s, n, _ = z_1.shape
     z = F.normalize(torch.cat([z_1, z_2], dim=1), dim=2)
     logits = torch.bmm(z, z.transpose(1, 2)) / tau
+    _finite_logits(logits, "temperature, z_1, z_2")
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device).repeat(s)
     return F.cross_entropy(logits.reshape(s * 2 * n, 2 * n), targets, reduction="none").reshape(s, 2 * n).mean(1)
@@ -199,13 +231,14 @@ def spectral_contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Ten
     Returns:
         0-d tensor.
     """
-    _check_pair("z_a", z_a, "z_b", z_b, min_rows=2)
+    z_a, z_b = _check_pair("z_a", z_a, "z_b", z_b, min_rows=2)
     n = z_a.shape[0]
     sims = z_a @ z_b.T
     positive = torch.diagonal(sims).mean()
     off_diag = ~torch.eye(n, dtype=torch.bool, device=sims.device)
     negative = sims[off_diag].pow(2).mean()
-    return -2.0 * positive + negative
+    return check_finite_result(-2.0 * positive + negative, "z_a, z_b",
+                               f"the squared similarities overflow {sims.dtype}: use smaller embeddings or float64")
 
 
 def linear_mmcl_loss(x: torch.Tensor, y: torch.Tensor, G1: torch.Tensor, G2: torch.Tensor,
@@ -229,10 +262,7 @@ def linear_mmcl_loss(x: torch.Tensor, y: torch.Tensor, G1: torch.Tensor, G2: tor
     Returns:
         0-d tensor.
     """
-    for name, t in (("x", x), ("y", y), ("G1", G1), ("G2", G2)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-        check_matrix(name, t)
+    x, y, G1, G2 = _check_tensors(x=x, y=y, G1=G1, G2=G2)
     if x.shape[0] < 2:
         raise ValueError(f"x must have at least 2 rows (pairs), got shape {tuple(x.shape)}")
     check_same_rows("x", x, "y", y)
@@ -248,7 +278,8 @@ def linear_mmcl_loss(x: torch.Tensor, y: torch.Tensor, G1: torch.Tensor, G2: tor
     diag_sum = torch.diagonal(sims).sum()
     off_sum = sims.sum() - diag_sum
     penalty = 0.5 * rho * (G1.T @ G2).pow(2).sum()
-    return -diag_sum / n + off_sum / (n * (n - 1)) + penalty
+    return check_finite_result(-diag_sum / n + off_sum / (n * (n - 1)) + penalty, "x, y, G1, G2, rho",
+                               f"the loss overflows {sims.dtype}: use smaller inputs or float64")
 
 
 class LearnableTemperature(nn.Module):

@@ -7,7 +7,8 @@ cross-covariance-like matrix.
 * Xue et al. 2024: the sample image-text cross-covariance (the linear loss).
 
 Matrix-valued functions accept NumPy arrays or torch tensors and return the same kind
-(torch inputs stay on their device and dtype). Subspace functions return NumPy values.
+(torch inputs stay on their device and dtype; float16/bfloat16 are computed in float32). Subspace functions return
+NumPy values. Arguments that are used together must be of one kind (NumPy or torch), dtype and device.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from ._checks import check_int, check_matrix, check_real, check_same_rows, is_torch
+from ._checks import check_alike, check_finite_result, check_int, check_matrix, check_real, check_same_rows, is_torch
 
 __all__ = [
     "normalized_cooccurrence",
@@ -36,7 +37,7 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def normalized_cooccurrence(P: Any, *, atol: float = 1e-8) -> Any:
+def normalized_cooccurrence(P: Any, *, atol: float | None = None) -> Any:
     """Normalised co-occurrence matrix ``D_V^{-1/2} P D_L^{-1/2}``.
 
     Entry (v, l) is ``P(v, l) / sqrt(P_V(v) P_L(l))``. Its top singular value is exactly 1
@@ -46,7 +47,8 @@ def normalized_cooccurrence(P: Any, *, atol: float = 1e-8) -> Any:
 
     Args:
         P: (|X_V|, |X_L|) joint distribution: non-negative, sums to 1, no zero marginals.
-        atol: tolerance for ``sum(P) == 1``.
+        atol: tolerance for ``sum(P) == 1``; default ``max(1e-8, P.size * eps)`` with ``eps`` the machine epsilon of
+            ``P``'s dtype (a float32 ``P / P.sum()`` sums to 1 only up to rounding).
 
     Returns:
         Same shape and array type as ``P``.
@@ -54,8 +56,15 @@ def normalized_cooccurrence(P: Any, *, atol: float = 1e-8) -> Any:
     Raises:
         ValueError: negative entries, zero row/column marginals, or total mass != 1.
     """
+    dtype = P.dtype if hasattr(P, "dtype") else np.float64
     P = check_matrix("P", P)
     torch_in = is_torch(P)
+    if atol is None:
+        eps = (__import__("torch").finfo(dtype).eps if torch_in else np.finfo(dtype).eps
+               if np.issubdtype(np.dtype(dtype), np.floating) else np.finfo(np.float64).eps)
+        atol = max(1e-8, float(np.prod(P.shape)) * eps)
+    else:
+        atol = check_real("atol", atol, low=0.0)
     if bool((P < 0).any()):
         raise ValueError("P must have non-negative entries (a joint distribution)")
     total = float(P.sum())
@@ -82,12 +91,14 @@ def cross_covariance(X: Any, Y: Any) -> Any:
     Returns:
         (d1, d2) matrix, same array type as ``X``.
     """
+    check_alike(X=X, Y=Y)
     X = check_matrix("X", X, min_rows=2)
     Y = check_matrix("Y", Y, min_rows=2)
     check_same_rows("X", X, "Y", Y)
     Xc = X - X.mean(0, keepdims=True) if not is_torch(X) else X - X.mean(0, keepdim=True)
     Yc = Y - Y.mean(0, keepdims=True) if not is_torch(Y) else Y - Y.mean(0, keepdim=True)
-    return Xc.T @ Yc / (X.shape[0] - 1)
+    return check_finite_result(Xc.T @ Yc / (X.shape[0] - 1), "X, Y",
+                               f"the cross-covariance overflows {X.dtype}: use smaller values or float64")
 
 
 def _softmax(a: Any, axis: int) -> Any:
@@ -99,14 +110,13 @@ def _softmax(a: Any, axis: int) -> Any:
 
 
 def _check_xym(X: Any, Y: Any, M: Any):
+    check_alike(X=X, Y=Y, M=M)
     X = check_matrix("X", X, min_rows=2)
     Y = check_matrix("Y", Y, min_rows=2)
     M = check_matrix("M", M)
     check_same_rows("X", X, "Y", Y)
     if tuple(M.shape) != (X.shape[1], Y.shape[1]):
         raise ValueError(f"M must have shape (d1, d2) = ({X.shape[1]}, {Y.shape[1]}), got {tuple(M.shape)}")
-    if is_torch(X) != is_torch(Y) or is_torch(X) != is_torch(M):
-        raise TypeError("X, Y and M must be all NumPy arrays or all torch tensors")
     return X, Y, M
 
 
@@ -145,7 +155,11 @@ def _with_diagonal(a: Any, diag: Any) -> Any:
 
 
 def _clip_weights(X: Any, Y: Any, M: Any, temperature: float) -> Any:
-    logits = (X @ M @ Y.T) / temperature
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes the ValueError below
+        logits = (X @ M @ Y.T) / temperature
+    logits = check_finite_result(logits, "temperature, X, Y, M",
+                                 f"the logits x_i^T M y_j / temperature overflow {X.dtype}: use a larger "
+                                 "temperature, smaller inputs or float64")
     beta = 0.5 * (_softmax(logits, 1) + _softmax(logits, 0))
     return _with_diagonal(beta, 1.0 - beta.diagonal())
 
@@ -175,7 +189,8 @@ def contrastive_cross_covariance(X: Any, Y: Any, M: Any, temperature: float, *,
     beta = _clip_weights(X, Y, M, temperature)
     # Positive pairs are weighted up (+beta_ii), negative pairs down (-beta_ij).
     signed = _with_diagonal(-beta, beta.diagonal())
-    S = X.T @ signed @ Y / X.shape[0]
+    S = check_finite_result(X.T @ signed @ Y / X.shape[0], "X, Y", f"S(beta) overflows {X.dtype}: use smaller "
+                            "inputs or float64")
     return (S, beta) if return_weights else S
 
 
@@ -235,6 +250,7 @@ def sin_theta_distance(U: Any, V: Any) -> float:
     Returns:
         float in [0, sqrt(r)].
     """
+    U, V = check_matrix("U", U), check_matrix("V", V)
     if tuple(U.shape) != tuple(V.shape):
         raise ValueError(f"U and V must have the same shape (d, r), got {tuple(U.shape)} and {tuple(V.shape)}")
     return float(np.sqrt(np.sum(np.sin(principal_angles(U, V)) ** 2)))
