@@ -7,14 +7,18 @@ vectorised call. :func:`run_sweep` computes only the points missing from the on-
 
 Cache: one file per point, ``<cache_dir>/<name>-<key>.json`` (scalars) or ``.npz`` (arrays), where ``key`` hashes the
 function's name, a version string, the parameters and the seed. Files are written atomically (a temporary file, then
-``os.replace``) and carry a checksum of their payload, so a partial or corrupted entry is detected and recomputed;
-interrupting a sweep and running it again computes only the missing points.
+``os.replace``) and carry the request they answer (name, version, parameters, seed) and a checksum of their payload
+(names, dtypes, shapes and bytes of the results). An entry is used only when the request it carries equals the one being
+computed and its checksum holds: a partial, corrupted, renamed or copied entry is recomputed. JSON entries are strict
+JSON (non-finite results go to NPZ). Interrupting a sweep and running it again computes only the missing points.
+Worker processes of the ``"process"`` executor exit on their own when the sweeping process dies (even ``kill -9``).
 
 Executors: ``"serial"`` (in this process), ``"process"`` (a local :class:`concurrent.futures.ProcessPoolExecutor`),
-any :class:`concurrent.futures.Executor`, or a ``dask.distributed.Client``. To use a cluster, start a scheduler and
-workers (``dask scheduler`` / ``dask worker tcp://HOST:8786``, or any Dask deployment) and pass
-``Client("tcp://HOST:8786")``; the workers need this package installed. The experiment function must be importable
-by the workers (a module-level function, not a lambda).
+any :class:`concurrent.futures.Executor`, or a ``dask.distributed.Client``: :func:`dask_client` gives one that is
+safe by default (a local cluster listening on 127.0.0.1 only, or a remote scheduler over TLS). Dask's workers run
+whatever a client sends them, so a scheduler reachable without TLS from other machines lets anyone who can reach it run
+code there. The workers need this package installed; the experiment function must be importable by them (a
+module-level function, not a lambda).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import numpy as np
 
 from ._checks import check_int
 
-__all__ = ["SweepTable", "default_cache_dir", "grid", "point_key", "run_sweep"]
+__all__ = ["SweepTable", "dask_client", "default_cache_dir", "grid", "point_key", "run_sweep"]
 
 
 def default_cache_dir() -> Path:
@@ -85,11 +89,21 @@ def _checksum(payload: bytes) -> str:
 
 
 def _array_digest(result: dict) -> str:
-    """SHA-256 over the names, shapes and bytes of a result's arrays (the checksum of an NPZ entry)."""
+    """SHA-256 over the names, dtypes, shapes and bytes of a result's arrays (the checksum of an NPZ entry)."""
     digest = hashlib.sha256()
     for k in sorted(result):
-        digest.update(k.encode() + result[k].tobytes() + str(result[k].shape).encode())
+        arr = np.ascontiguousarray(result[k])
+        digest.update(k.encode() + b"\x00" + arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes())
     return digest.hexdigest()
+
+
+def _request(name: str, version: str, params: dict, seed: int) -> dict:
+    """What an entry answers; stored in it and compared on every read."""
+    return {"name": name, "version": version, "params": _jsonable(params), "seed": int(seed)}
+
+
+def _no_constants(token: str):
+    raise ValueError(f"non-standard JSON constant {token}")
 
 
 def _check_result(result: Any) -> dict:
@@ -119,45 +133,49 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _save(base: Path, params: dict, seed: int, result: dict) -> Path:
-    """Write one point: JSON when every value is a scalar, else NPZ; both carry a checksum of the results."""
+def _save(base: Path, request: dict, result: dict) -> Path:
+    """Write one point: JSON when every value is a finite scalar, else NPZ; both carry the request and a checksum."""
     import io
 
-    scalars = all(v.ndim == 0 for v in result.values())
+    scalars = all(v.ndim == 0 and np.isfinite(v) for v in result.values())
     if scalars:
-        body = json.dumps({k: v.item() for k, v in result.items()}, sort_keys=True)
-        doc = {"params": _jsonable(params), "seed": int(seed), "result": json.loads(body),
-               "sha256": _checksum(body.encode())}
+        body = json.dumps({k: v.item() for k, v in result.items()}, sort_keys=True, allow_nan=False)
+        doc = {"request": request, "result": json.loads(body), "sha256": _checksum(body.encode())}
         path = base.with_suffix(".json")
-        _write_atomic(path, json.dumps(doc, sort_keys=True).encode())
+        _write_atomic(path, json.dumps(doc, sort_keys=True, allow_nan=False).encode())
+        base.with_suffix(".npz").unlink(missing_ok=True)
     else:
-        meta = json.dumps({"params": _jsonable(params), "seed": int(seed), "sha256": _array_digest(result)})
+        meta = json.dumps({"request": request, "sha256": _array_digest(result)}, allow_nan=False)
         buf = io.BytesIO()
         np.savez(buf, __meta__=np.array(meta), **{f"r_{k}": v for k, v in result.items()})
         path = base.with_suffix(".npz")
         _write_atomic(path, buf.getvalue())
+        base.with_suffix(".json").unlink(missing_ok=True)
     return path
 
 
-def _load(base: Path) -> dict | None:
-    """The cached result of a point, or None when absent, truncated, corrupted or failing its checksum."""
+def _load(base: Path, request: dict) -> dict | None:
+    """The cached result of ``request``, or None when absent, truncated, corrupted, failing its checksum, or an
+    entry of another request (a renamed or copied file)."""
     path = base.with_suffix(".json")
-    if path.exists():
+    if path.is_file():
         try:
-            doc = json.loads(path.read_text())
-            body = json.dumps(doc["result"], sort_keys=True)
-            if _checksum(body.encode()) != doc["sha256"]:
+            doc = json.loads(path.read_text(), parse_constant=_no_constants)
+            body = json.dumps(doc["result"], sort_keys=True, allow_nan=False)
+            if doc["request"] != request or _checksum(body.encode()) != doc["sha256"] or not doc["result"]:
                 return None
-            return {k: np.asarray(v) for k, v in doc["result"].items()}
-        except (ValueError, KeyError, TypeError, OSError):
+            result = {k: np.asarray(v) for k, v in doc["result"].items()}
+            return result if all(v.dtype.kind in "biuf" and v.ndim == 0 for v in result.values()) else None
+        except (ValueError, KeyError, TypeError, OSError, AttributeError):
             return None
     path = base.with_suffix(".npz")
-    if path.exists():
+    if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
-                meta = json.loads(str(z["__meta__"]))
+                meta = json.loads(str(z["__meta__"]), parse_constant=_no_constants)
                 result = {k[2:]: z[k] for k in z.files if k.startswith("r_")}
-            return result if _array_digest(result) == meta["sha256"] else None
+            ok = meta["request"] == request and result and _array_digest(result) == meta["sha256"]
+            return result if ok else None
         except Exception:  # noqa: BLE001 - a truncated zip raises one of many types: treat all as a cache miss
             return None
     return None
@@ -209,11 +227,66 @@ class SweepTable:
         return {k: np.mean(v, axis=0) for k, v in groups.items()}
 
 
+def dask_client(address: str | None = None, *, security=None, n_workers: int = 2, threads_per_worker: int = 1):
+    """A ``dask.distributed.Client`` for :func:`run_sweep`, safe by default.
+
+    Args:
+        address: None for a local cluster of ``n_workers`` processes listening on 127.0.0.1 only (no dashboard);
+            else a scheduler address, which must be ``tls://HOST:PORT`` with ``security`` (a
+            ``distributed.security.Security`` holding the CA, certificate and key), or a loopback ``tcp://`` address
+            (e.g. the local end of an SSH tunnel: ``ssh -L 8786:localhost:8786 HOST``).
+        security: TLS settings for a ``tls://`` address.
+        n_workers, threads_per_worker: size of the local cluster.
+
+    Raises:
+        ValueError: ``address`` is a plain-TCP scheduler on another machine, or ``tls://`` without ``security``.
+    """
+    from urllib.parse import urlsplit
+
+    from distributed import Client, LocalCluster
+
+    if address is None:
+        cluster = LocalCluster(n_workers=check_int("n_workers", n_workers, low=1), host="127.0.0.1",
+                               threads_per_worker=check_int("threads_per_worker", threads_per_worker, low=1),
+                               processes=True, dashboard_address=None)
+        return Client(cluster)
+    if not isinstance(address, str):
+        raise TypeError(f"address must be a scheduler address string or None, got {type(address).__name__}")
+    parts = urlsplit(address)
+    if parts.scheme == "tls":
+        if security is None:
+            raise ValueError("address: a tls:// scheduler needs security=Security(tls_ca_file=..., "
+                             "tls_client_cert=..., tls_client_key=..., require_encryption=True)")
+        return Client(address, security=security)
+    if parts.scheme == "tcp" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return Client(address)
+    raise ValueError(f"address must be tls://HOST:PORT (with security=) or a loopback tcp:// address (an SSH "
+                     f"tunnel); got {address!r}: a plain-TCP scheduler on the network runs code for anyone who "
+                     "reaches it")
+
+
 def _spawn():
     """Fresh worker processes: forking a process whose torch/OpenMP threads are running can deadlock."""
     import multiprocessing
 
     return multiprocessing.get_context("spawn")
+
+
+def _exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
+    """Worker initializer: a daemon thread ends this worker as soon as the process that started it is gone.
+
+    A pool's own shutdown never runs when its parent is killed (``kill -9``); without this the workers (and, through
+    them, multiprocessing's resource tracker) would stay alive, orphaned.
+    """
+    import threading
+
+    def watch():
+        while True:
+            if os.getppid() != parent_pid:
+                os._exit(1)
+            time.sleep(poll_seconds)
+
+    threading.Thread(target=watch, name="mmcl-parent-watch", daemon=True).start()
 
 
 def _call(fn: Callable, params: dict, seed: int) -> dict:
@@ -282,7 +355,7 @@ def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iter
     todo, results = [], {}
     for i, (p, s) in enumerate((p, s) for p in points for s in seeds):
         base = cache / f"{stem}-{point_key(name, version, p, s)}" if cache is not None else None
-        hit = _load(base) if base is not None else None
+        hit = _load(base, _request(name, version, p, s)) if base is not None else None
         if hit is not None:
             results[i] = hit
         else:
@@ -293,7 +366,7 @@ def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iter
     def store(i, p, s, base, result):
         result = _check_result(result)
         if base is not None:
-            _save(base, p, s, result)
+            _save(base, _request(name, version, p, s), result)
         results[i] = result
         bar.update(1)
 
@@ -312,7 +385,8 @@ def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iter
                 store(i, p, s, base, _call(fn, p, s))
         else:
             own = executor == "process"
-            pool = (cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(), mp_context=_spawn()) if own else
+            pool = (cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(), mp_context=_spawn(),
+                                           initializer=_exit_with_parent, initargs=(os.getpid(),)) if own else
                     executor.get_executor() if hasattr(executor, "get_executor") else executor)
             if not hasattr(pool, "submit"):
                 raise TypeError(f"executor must have submit(), got {type(executor).__name__}")

