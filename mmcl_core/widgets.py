@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from ._checks import check_int, check_real
+
 __all__ = ["Panel", "interactive_panel"]
 
 
@@ -122,6 +124,8 @@ class Panel:
         if unknown:
             raise ValueError(f"values must name controls among {sorted(self.controls)}, got {sorted(unknown)}")
         for name, value in values.items():
+            _check_control_value(name, self.controls[name], value)
+        for name, value in values.items():
             with self.controls[name].hold_trait_notifications():
                 if self.live:
                     self.controls[name].unobserve(self._on_change, names="value")
@@ -146,6 +150,24 @@ class Panel:
         from IPython.display import display
 
         display(self.widget)
+
+
+def _check_control_value(name: str, control, value) -> None:
+    """ValueError/TypeError naming the control when ``value`` is outside what it offers (a slider would clamp it,
+    a menu would raise a trait error)."""
+    import ipywidgets as widgets
+
+    if isinstance(control, (widgets.FloatLogSlider,)):
+        check_real(name, value, low=control.base ** control.min, high=control.base ** control.max)
+    elif isinstance(control, (widgets.IntSlider, widgets.FloatSlider, widgets.BoundedIntText,
+                              widgets.BoundedFloatText)):
+        if isinstance(control, (widgets.IntSlider, widgets.BoundedIntText)):
+            check_int(name, value, low=control.min, high=control.max)
+        else:
+            check_real(name, value, low=control.min, high=control.max)
+    elif hasattr(control, "_options_values"):  # Dropdown, SelectionSlider, ToggleButtons, RadioButtons
+        if value not in control._options_values:
+            raise ValueError(f"{name} must be one of {list(control._options_values)}, got {value!r}")
 
 
 _HEAP_FROZEN = False

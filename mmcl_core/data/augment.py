@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_real
+from .._checks import check_generator, check_real
 
 __all__ = ["augment", "random_resized_crop"]
 
@@ -36,6 +36,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, *, max_shift: float = 1
     """
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         raise ValueError(f"x must be a (n, C, H, W) tensor, got {getattr(x, 'shape', type(x))}")
+    check_generator(generator)
     max_shift = check_real("max_shift", max_shift, low=0.0, high=4.0)
     max_rotation_deg = check_real("max_rotation_deg", max_rotation_deg, low=0.0, high=180.0)
     dropout = check_real("dropout", dropout, low=0.0, high=1.0, high_open=True)
@@ -80,6 +81,7 @@ def random_resized_crop(x: torch.Tensor, generator: torch.Generator, *, scale: t
     """
     if not isinstance(x, torch.Tensor) or x.ndim < 3:
         raise ValueError(f"x must be a (..., C, H, W) tensor, got {getattr(x, 'shape', type(x))}")
+    check_generator(generator)
     lo = check_real("scale[0]", scale[0], low=0.0, high=1.0, low_open=True)
     hi = check_real("scale[1]", scale[1], low=lo, high=1.0)
     r_lo = check_real("ratio[0]", ratio[0], low=0.0, low_open=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_int, check_real
+from .._checks import check_int, check_labels, check_real, check_rng
 from .digits import ATTRIBUTE_WORDS, BACKGROUND_NAMES, COLOR_NAMES, DIGIT_WORDS, N_CLASSES
 
 __all__ = ["RICHNESS_LEVELS", "TEMPLATES", "make_captions", "prompt_captions"]
@@ -47,7 +47,11 @@ def prompt_captions(template: str = "a photo of the digit {digit}") -> list[str]
     """One zero-shot prompt per class, e.g. "a photo of the digit three"."""
     if not isinstance(template, str) or "{digit}" not in template:
         raise ValueError(f"template must be a string with a {{digit}} slot, got {template!r}")
-    return [template.format(digit=w) for w in DIGIT_WORDS]
+    try:
+        return [template.format(digit=w) for w in DIGIT_WORDS]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"template must have {{digit}} as its only slot (write {{{{ and }}}} for braces), got "
+                         f"{template!r} ({type(exc).__name__}: {exc})") from None
 
 
 def make_captions(labels, level: int, *, rng: np.random.Generator, noise_rate: float = 0.0,
@@ -87,12 +91,13 @@ def make_captions(labels, level: int, *, rng: np.random.Generator, noise_rate: f
     probs = {name: check_real(name, value, low=0.0, high=1.0) for name, value in
              (("noise_rate", noise_rate), ("color_prob", color_prob), ("background_prob", background_prob),
               ("style_prob", style_prob))}
+    rng = check_rng(rng)
     if level >= 1 and color_ids is not None:
-        color_ids = np.asarray(color_ids)
+        color_ids = check_labels("color_ids", color_ids, len(COLOR_NAMES))
         if color_ids.shape != (n,):
             raise ValueError(f"color_ids must have shape ({n},), got {color_ids.shape}")
     if level >= 1 and background_ids is not None:
-        background_ids = np.asarray(background_ids)
+        background_ids = check_labels("background_ids", background_ids, len(BACKGROUND_NAMES))
         if background_ids.shape != (n,):
             raise ValueError(f"background_ids must have shape ({n},), got {background_ids.shape}")
     if level == 2:

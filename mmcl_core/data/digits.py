@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_labels, check_real, check_rng
 
 __all__ = ["N_CLASSES", "DIGIT_WORDS", "COLORS", "COLOR_NAMES", "NUISANCE_MODES", "load_digit_images",
            "stratified_split", "nuisance_ids", "background_patterns", "BACKGROUND_NAMES", "compose",
@@ -107,10 +107,11 @@ def nuisance_ids(labels: np.ndarray, n_values: int, mode: str, p: float = 1.0, *
     Returns:
         (n,) int array of values in [0, n_values).
     """
-    labels = np.asarray(labels, dtype=np.int64)
+    labels = check_labels("labels", labels)
     n_values = check_int("n_values", n_values, low=2)
     check_choice("mode", mode, NUISANCE_MODES)
     p = check_real("p", p, low=0.0, high=1.0)
+    rng = check_rng(rng)
     own = labels % n_values
     n = len(labels)
     if mode == "permuted":

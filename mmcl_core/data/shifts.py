@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .._checks import check_choice, check_real
+from .._checks import check_choice, check_real, check_rng
 
 __all__ = ["STYLE_SHIFTS", "apply_style_shift"]
 
@@ -27,7 +27,7 @@ def apply_style_shift(images: np.ndarray, shift: str, *, strength: float = 1.0,
             (grey dilation, 2x2 footprint), "rotate" (a random angle of 15-30 degrees x strength,
             random sign; needs ``rng``), "invert" (1 - x), or "none".
         strength: scale of the shift, in (0, 2].
-        rng: NumPy generator, required for "rotate".
+        rng: NumPy generator or int seed, required for "rotate".
 
     Returns:
         (n, 8, 8) float64 in [0, 1].
@@ -46,8 +46,7 @@ def apply_style_shift(images: np.ndarray, shift: str, *, strength: float = 1.0,
     elif shift == "invert":
         out = 1.0 - images
     else:
-        if rng is None:
-            raise ValueError("rng must be given for shift='rotate'")
+        rng = check_rng(rng)  # required for "rotate"
         angles = rng.uniform(15, 30, size=len(images)) * strength * rng.choice([-1, 1], size=len(images))
         out = np.stack([ndimage.rotate(img, angle, reshape=False, order=1, mode="constant")
                         for img, angle in zip(images, angles)]) if len(images) else images.copy()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ortho_group
 
-from .._checks import check_int, check_real
+from .._checks import check_int, check_real, check_rng
 
 __all__ = ["haar_basis", "sparse_basis", "spiked_pairs", "spiked_model", "MISMATCH_MODELS", "COHERENCE_KINDS"]
 
@@ -19,7 +19,7 @@ def haar_basis(dim: int, rank: int, rng: np.random.Generator) -> np.ndarray:
     """First ``rank`` columns of a Haar-random orthogonal matrix, shape (dim, rank)."""
     dim = check_int("dim", dim, low=2)
     rank = check_int("rank", rank, low=1, high=dim)
-    return ortho_group.rvs(dim, random_state=rng)[:, :rank]
+    return ortho_group.rvs(dim, random_state=check_rng(rng))[:, :rank]
 
 
 def spiked_pairs(n_pairs: int, dim_a: int, dim_b: int, rank: int, noise_std: float,
@@ -45,8 +45,7 @@ def spiked_pairs(n_pairs: int, dim_a: int, dim_b: int, rank: int, noise_std: flo
     dim_a = check_int("dim_a", dim_a, low=max(rank, 2))
     dim_b = check_int("dim_b", dim_b, low=max(rank, 2))
     noise_std = check_real("noise_std", noise_std, low=0.0)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    rng = check_rng(rng)
     U1, U2 = haar_basis(dim_a, rank, rng), haar_basis(dim_b, rank, rng)
     Z = rng.standard_normal((n_pairs, rank))
     X = Z @ U1.T + noise_std * rng.standard_normal((n_pairs, dim_a))
@@ -69,6 +68,7 @@ def sparse_basis(dim: int, rank: int, sparsity: int, rng: np.random.Generator) -
     sparsity = check_int("sparsity", sparsity, low=1)
     if rank * sparsity > dim:
         raise ValueError(f"sparsity must satisfy rank * sparsity <= dim ({rank} * {sparsity} > {dim})")
+    rng = check_rng(rng)
     rows = rng.permutation(dim)[: rank * sparsity].reshape(rank, sparsity)
     U = np.zeros((dim, rank))
     for j in range(rank):
@@ -118,8 +118,7 @@ def spiked_model(n_pairs: int, dim_a: int, dim_b: int, rank: int, *, noise_std: 
     check_choice("coherence", coherence, COHERENCE_KINDS)
     check_choice("mismatch", mismatch, MISMATCH_MODELS)
     eps = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    rng = check_rng(rng)
     if noise_var_range is not None:
         lo = check_real("noise_var_range[0]", noise_var_range[0], low=0.0)
         hi = check_real("noise_var_range[1]", noise_var_range[1], low=lo)

@@ -37,11 +37,16 @@ FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0
 
 def n_snr2(n: int, mu_norm: float, noise_std: float, d: int) -> float:
     """The paper's control parameter n * SNR^2 = n ||mu||^2 / (noise_std^2 d)."""
+    n, d = check_int("n", n, low=1), check_int("d", d, low=1)
+    mu_norm = check_real("mu_norm", mu_norm, low=0.0)
+    noise_std = check_real("noise_std", noise_std, low=0.0, low_open=True)
     return n * mu_norm ** 2 / (noise_std ** 2 * d)
 
 
 def mu_norm_for(n_snr2_value: float, *, n: int, noise_std: float, d: int) -> float:
     """The signal norm ||mu|| that gives n * SNR^2 = ``n_snr2_value`` (the inverse of :func:`n_snr2`)."""
+    n, d = check_int("n", n, low=1), check_int("d", d, low=1)
+    noise_std = check_real("noise_std", noise_std, low=0.0, low_open=True)
     return float(np.sqrt(check_real("n_snr2", n_snr2_value, low=0.0, low_open=True) * noise_std ** 2 * d / n))
 
 
@@ -258,6 +263,8 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
 
     from ..device import get_device
 
+    if not isinstance(draws, (list, tuple)) or not draws or not all(isinstance(dr, dict) for dr in draws):
+        raise ValueError("draws must be a non-empty list of draw_grams dicts")
     check_choice("mode", mode, MODES)
     check_choice("negatives", negatives, NEGATIVES)
     check_choice("probe", probe, PROBES)
@@ -654,8 +661,16 @@ def phase_lookup(pd: dict, n_snr2: float, c_mu: float) -> dict:
 
 
 def crossing(x, acc, level: float = 0.8) -> float:
-    """The n SNR^2 at which a mean accuracy curve first exceeds ``level`` (log-linear interpolation; inf if never)."""
-    acc = np.asarray(acc)
+    """The n SNR^2 at which a mean accuracy curve first exceeds ``level`` (log-linear interpolation; inf if never).
+
+    ``x`` (positive, increasing) and ``acc`` are 1-D of one length.
+    """
+    x, acc = np.asarray(x, dtype=float), np.asarray(acc, dtype=float)
+    if x.ndim != 1 or acc.ndim != 1 or x.shape != acc.shape or x.size == 0:
+        raise ValueError(f"x and acc must be non-empty 1-D arrays of one length, got shapes {x.shape} and {acc.shape}")
+    if not (np.isfinite(x).all() and np.isfinite(acc).all()) or (x <= 0).any() or (np.diff(x) <= 0).any():
+        raise ValueError("x must be positive and increasing, x and acc finite")
+    level = check_real("level", level)
     above = np.flatnonzero(acc > level)
     if above.size == 0:
         return float("inf")

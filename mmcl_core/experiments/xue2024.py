@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, check_rng
 from ..spectral import cross_covariance, truncated_svd
 
 __all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "binary_model", "k_class_model",
@@ -90,6 +90,7 @@ def binary_model(n: int, *, sigma_core: float = 2.0, sigma_spu: float = 0.1, bet
     n = check_int("n", n, low=2)
     m = check_int("n_details", n_details, low=0)
     p_cue = p_train if p_cue is None else check_real("p_cue", p_cue, low=0.0, high=1.0)
+    rng = check_rng(rng)
     y = rng.choice([-1.0, 1.0], size=n)
     cue = np.where(rng.random(n) < p_cue, y, -y)
     latent = np.column_stack([beta * y + sigma_core * rng.standard_normal(n),
@@ -118,6 +119,7 @@ def k_class_model(n: int, *, n_classes: int = 5, sigma_core: float = 2.0, sigma_
     Returns:
         dict with ``x_img``, ``x_txt``, ``latent``, ``captions``, ``y`` (n,) in 0..K-1, ``cue``, ``bases``.
     """
+    rng = check_rng(rng)
     _check_model(sigma_core, sigma_spu, beta, alpha, p_train, q_core, q_spu, q_det)
     n = check_int("n", n, low=2)
     K = check_int("n_classes", n_classes, low=2)

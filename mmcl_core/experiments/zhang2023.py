@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_int, check_real
+from .._checks import check_int, check_real, check_rng
 from ..graphs import BOUND_VARIANTS, graph_summary, induced_image_graph
 from ..spectral import normalized_cooccurrence
 
@@ -27,7 +27,7 @@ def random_joint(n_images: int, n_texts: int, rng: np.random.Generator, power: f
     n_images = check_int("n_images", n_images, low=1)
     n_texts = check_int("n_texts", n_texts, low=1)
     power = check_real("power", power, low=0.0)
-    P = rng.random((n_images, n_texts)) ** power + 1e-12
+    P = check_rng(rng).random((n_images, n_texts)) ** power + 1e-12
     return P / P.sum()
 
 
@@ -51,7 +51,9 @@ def class_noise_model(r: int = 3, eps: float = 0.05, m: int = 4, T: int = 2) -> 
 
 
 def class_noise_phi(r: int, eps: float) -> float:
-    """Closed form ``phi = 1 - [(1 - eps + eps/r)^2 + (r - 1)(eps/r)^2]`` (digest §3.2)."""
+    """Closed form ``phi = 1 - [(1 - eps + eps/r)^2 + (r - 1)(eps/r)^2]`` (r >= 1 classes, eps in [0, 1])."""
+    r = check_int("r", r, low=1)
+    eps = check_real("eps", eps, low=0.0, high=1.0)
     return 1.0 - ((1 - eps + eps / r) ** 2 + (r - 1) * (eps / r) ** 2)
 
 
