@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import fnmatch
 import html as html_lib
 import json
 import math
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from ._checks import check_choice
 from .device import DEVICE_CHOICES, get_device
+from .notebooks import find_notebook_dir, list_notebooks
 from .report import METRICS_ENV, read_metrics_file
 
 __all__ = ["PROFILES", "find_notebook_dir", "list_notebooks", "notebook_info", "parse_parameter",
@@ -32,32 +32,6 @@ __all__ = ["PROFILES", "find_notebook_dir", "list_notebooks", "notebook_info", "
 
 PROFILES = ("quick", "full")
 KERNEL_NAME = "python3"
-_NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
-
-
-def find_notebook_dir(notebook_dir=None) -> Path:
-    """The notebooks folder: the argument, ``MMCL_NOTEBOOK_DIR``, the source checkout, or ./notebooks."""
-    if notebook_dir is not None:  # asked for: that folder or an error, never another one
-        candidates = [notebook_dir]
-    else:
-        candidates = [os.environ.get("MMCL_NOTEBOOK_DIR"), Path(__file__).resolve().parent.parent / "notebooks",
-                      Path.cwd() / "notebooks"]
-    for cand in candidates:
-        if cand and Path(cand).is_dir() and any(Path(cand).glob(_NOTEBOOK_GLOB)):
-            return Path(cand).resolve()
-    if notebook_dir is not None:
-        raise ValueError(f"notebook_dir {notebook_dir!s} has no notebooks named like {_NOTEBOOK_GLOB}")
-    raise ValueError("no notebooks folder found: run from the project checkout or set MMCL_NOTEBOOK_DIR")
-
-
-def list_notebooks(notebook_dir=None, only: str | None = None) -> list[Path]:
-    """Numbered notebooks in order, optionally filtered by a glob on the file name or stem."""
-    paths = sorted(find_notebook_dir(notebook_dir).glob(_NOTEBOOK_GLOB))
-    if only:
-        paths = [p for p in paths if fnmatch.fnmatch(p.name, only) or fnmatch.fnmatch(p.stem, only)]
-        if not paths:
-            raise ValueError(f"only={only!r} matches no notebook")
-    return paths
 
 
 def notebook_info(path) -> dict:

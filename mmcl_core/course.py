@@ -114,7 +114,7 @@ def build(out, notebook_dir=None) -> dict:
     """
     import nbformat
 
-    from .cli import list_notebooks
+    from .notebooks import list_notebooks
     from .exercises import EXERCISES
 
     out = Path(out)

@@ -8,9 +8,7 @@ import pytest
 
 from mmcl_core import cli, course
 from mmcl_core.exercises import EXERCISES
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+from conftest import NOTEBOOKS, ROOT
 
 
 def test_every_exercise_sits_in_its_notebook_once_with_markers():

@@ -14,9 +14,8 @@ import papermill
 import pytest
 
 from mmcl_core import cli
+from conftest import NOTEBOOKS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "broken_widget"
 ALL = NOTEBOOKS + sorted(FIXTURE_DIR.glob("*.ipynb"))
 

@@ -3,16 +3,14 @@
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import yaml
+from conftest import ROOT
 
 try:
     import tomllib
 except ImportError:  # Python 3.10
     import tomli as tomllib
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_import_has_no_heavy_side_effects():

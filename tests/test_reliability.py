@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,8 +22,7 @@ import torch
 from mmcl_core import losses, spectral, sweep
 from mmcl_core.data import augment, captions, digits, shifts, text
 from mmcl_core.experiments import huang2024, nakada2023, xue2024, zhang2023
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 # --- 1-2: the caption-embedding cache ------------------------------------------------------------------------------
