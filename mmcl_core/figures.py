@@ -731,7 +731,6 @@ def plot_noisy_graph(study: dict):
     """Test accuracy against the edge-flip probability of the class graph, with and without spectral
     co-clustering (mean and every seed; chance 0.1)."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     for key, color, label in (("noisy", "tab:red", "noisy graph as is"),

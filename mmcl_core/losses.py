@@ -80,7 +80,7 @@ def clip_loss(z_a: torch.Tensor, z_b: torch.Tensor, temperature=0.07) -> torch.T
     (no normalisation inside), exactly like open_clip's ``ClipLoss``.
 
     Reproduces: Radford et al. 2021 (CLIP) loss; the object analysed by all four papers
-    (e.g. Nakada et al. 2023, digest §1.4: ``temperature * clip_loss`` is their L_CLIP).
+    (e.g. Nakada et al. 2023, docs/papers/nakada2023.md: ``temperature * clip_loss`` is their L_CLIP).
 
     Args:
         z_a: (N, k) embeddings of modality a (e.g. images).
@@ -222,7 +222,7 @@ def spectral_contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Ten
     product of the marginals. With ``z_a is z_b`` style inputs it is HaoChen et al.'s
     single-modal spectral loss.
 
-    Reproduces: Zhang et al. 2023, L_MM (digest §1.2); HaoChen et al. 2021.
+    Reproduces: Zhang et al. 2023, L_MM (docs/papers/zhang2023.md); HaoChen et al. 2021.
 
     Args:
         z_a: (N, k) embeddings, N >= 2.
@@ -250,7 +250,7 @@ def linear_mmcl_loss(x: torch.Tensor, y: torch.Tensor, G1: torch.Tensor, G2: tor
     It equals ``-tr(M^T C) + (rho/2)||M||_F^2`` with ``M = G1^T G2`` and ``C`` the unbiased
     sample cross-covariance, so its minimiser over rank-r M is ``SVD_r(C)/rho``.
 
-    Reproduces: Nakada et al. 2023, linear loss (digest §1.4); Xue et al. 2024 (digest §1.4).
+    Reproduces: Nakada et al. 2023, linear loss; Xue et al. 2024 (docs/papers/).
 
     Args:
         x: (n, d1) samples of modality 1, n >= 2.

@@ -13,7 +13,7 @@ import math
 import numbers
 import os
 
-__all__ = ["METRICS_ENV", "record", "metrics", "clear", "read_metrics_file"]
+__all__ = ["METRICS_ENV", "record", "reference_check", "metrics", "clear", "read_metrics_file"]
 
 METRICS_ENV = "MMCL_METRICS_PATH"
 _METRICS: dict[str, float | int | bool] = {}
@@ -49,6 +49,32 @@ def record(name: str, value) -> float | int | bool:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"name": name, "value": clean}) + "\n")
     return clean
+
+
+def reference_check(name: str, holds, at_reference: bool, detail=None) -> bool:
+    """A check that is calibrated at the notebook's reference setting: asserted there, reported everywhere else.
+
+    At the reference setting a failing check raises ``AssertionError`` like a plain ``assert``. Away from it (a reader
+    changed a parameter), the check is never silently skipped: a line says whether it holds here and that it is not
+    asserted, and the outcome is recorded as the metric ``reference_check.<name>`` (True or False).
+
+    Args:
+        name: what is checked, e.g. ``"multi beats single out of distribution"`` (recorded with spaces as ``_``).
+        holds: the condition (anything ``bool()`` accepts).
+        at_reference: whether the notebook runs at the setting the check was calibrated for.
+        detail: the numbers behind the check, shown in the message.
+
+    Returns:
+        ``bool(holds)``.
+    """
+    holds = bool(holds)
+    if at_reference:
+        assert holds, f"{name}: {detail}" if detail is not None else name
+    else:
+        print(f"reference check, not asserted away from the reference setting: {name}: "
+              f"{'holds' if holds else 'does NOT hold'} here" + (f" ({detail})" if detail is not None else ""))
+    record("reference_check." + "".join(c if c.isalnum() or c in "_.-" else "_" for c in name), holds)
+    return holds
 
 
 def metrics() -> dict:

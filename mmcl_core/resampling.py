@@ -17,7 +17,7 @@ Methods (ratios as in the official code ``PKU-ML/CLIP-Help-SimCLR``, ``models/lo
   ``ratio * 2N`` of the batch are dropped (ratio 10%). ``as_released=True`` reproduces the released
   code, which recomputes the log-probabilities after masking and so equals plain SimCLR.
 
-Reproduces: Zhang et al. 2023, Table 1 methods (digest §4.3).
+Reproduces: Zhang et al. 2023, Table 1 methods (docs/papers/zhang2023.md, "The experiment").
 """
 
 from __future__ import annotations

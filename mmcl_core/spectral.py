@@ -43,7 +43,7 @@ def normalized_cooccurrence(P: Any, *, atol: float | None = None) -> Any:
     Entry (v, l) is ``P(v, l) / sqrt(P_V(v) P_L(l))``. Its top singular value is exactly 1
     with singular vectors ``sqrt(P_V)`` and ``sqrt(P_L)``; its SVD is correspondence analysis.
 
-    Reproduces: Zhang et al. 2023, the matrix MMCL factorises (digest §1.1, §1.3).
+    Reproduces: Zhang et al. 2023, the matrix MMCL factorises (docs/papers/zhang2023.md, Result A).
 
     Args:
         P: (|X_V|, |X_L|) joint distribution: non-negative, sums to 1, no zero marginals.
@@ -82,7 +82,7 @@ def cross_covariance(X: Any, Y: Any) -> Any:
     """Unbiased sample cross-covariance ``1/(n-1) sum_i (x_i - xbar)(y_i - ybar)^T``.
 
     Equals the cross block ``np.cov(X.T, Y.T)[:d1, d1:]``; it is also exactly the S of the
-    linear MMCL loss (Nakada et al. 2023, digest §1.5).
+    linear MMCL loss (Nakada et al. 2023, docs/papers/nakada2023.md).
 
     Args:
         X: (n, d1) samples, n >= 2.
@@ -127,7 +127,7 @@ def clip_weights(X: Any, Y: Any, M: Any, temperature: float) -> Any:
     ``s / temperature``: ``beta_ij = (p_ij + q_ij)/2`` for i != j and
     ``beta_ii = 1 - (p_ii + q_ii)/2``. At ``M = 0`` they are uniform: ``1/n`` and ``(n-1)/n``.
 
-    Reproduces: Nakada et al. 2023, CLIP weights (digest §1.5).
+    Reproduces: Nakada et al. 2023, CLIP weights (docs/papers/nakada2023.md).
 
     Args:
         X: (n, d1) samples of modality 1.
@@ -172,7 +172,7 @@ def contrastive_cross_covariance(X: Any, Y: Any, M: Any, temperature: float, *,
     It equals ``-grad_M`` of ``temperature * clip_loss`` at similarities ``s_ij = x_i^T M y_j``,
     so one step of loss minimisation over rank-r M is a rank-r SVD of ``S(beta)``.
 
-    Reproduces: Nakada et al. 2023, gradient = -S(beta) (digest §1.5-1.6).
+    Reproduces: Nakada et al. 2023, gradient = -S(beta) (docs/papers/nakada2023.md).
 
     Args:
         X: (n, d1) samples of modality 1, n >= 2.
@@ -241,7 +241,7 @@ def sin_theta_distance(U: Any, V: Any) -> float:
     """Frobenius sin-Theta distance ``sqrt(sum_i sin^2 theta_i)`` between column spaces.
 
     For orthonormal bases of equal dimension r it equals ``sqrt(r - ||U^T V||_F^2)``, the
-    feature-recovery error of Nakada et al. 2023 (digest §1.2).
+    feature-recovery error of Nakada et al. 2023 (docs/papers/nakada2023.md).
 
     Args:
         U: (d, r) full-column-rank basis.

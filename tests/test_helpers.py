@@ -45,6 +45,18 @@ def _figure():
     return fig
 
 
+def test_reference_check_asserts_at_the_reference_and_reports_elsewhere(capsys):
+    report.clear()
+    assert report.reference_check("gap at least 0.2", 0.3 >= 0.2, True, 0.3) is True
+    with pytest.raises(AssertionError, match="gap at least 0.2: 0.1"):
+        report.reference_check("gap at least 0.2", 0.1 >= 0.2, True, 0.1)
+    assert report.reference_check("gap at least 0.2", 0.1 >= 0.2, False, 0.1) is False  # never silently skipped:
+    out = capsys.readouterr().out
+    assert "not asserted away from the reference setting" in out and "does NOT hold here (0.1)" in out
+    assert report.metrics()["reference_check.gap_at_least_0.2"] is False
+    report.clear()
+
+
 def test_savefig_writes_only_when_a_directory_is_set(tmp_path, monkeypatch):
     monkeypatch.delenv(figures.FIG_DIR_ENV, raising=False)
     figures.set_figure_dir(None)

@@ -152,7 +152,7 @@ def test_colored_digits_summary_means_and_gaps():
 
 @pytest.mark.slow  # experiment scale (seconds): the full tier runs it
 def test_colored_digits_digit_caption_beats_simclr_out_of_distribution():
-    """Table 1 proxy at the digest's schedule, one seed: the digit-only caption's OOD accuracy is >= 0.2 above
+    """Table 1 proxy at the reference schedule, one seed: the digit-only caption's OOD accuracy is >= 0.2 above
     SimCLR's (measured 0.26), train accuracies within 0.08 (0.05), and naming the colour removes most of the gain."""
     table = huang.colored_digits_table(("single", "multi_ideal_digit", "multi_ideal_digit_colour"), seed=0,
                                        device="cpu")

@@ -10,7 +10,7 @@ words present) and ``detail_probs`` (each style attribute, given style words). T
 records what each caption mentions, so the controls can be checked against binomial bands.
 
 Reproduces the caption models of Xue et al. 2024 (annotation probabilities q_core, q_spu,
-q_det; digest §1.2) and Huang et al. 2024 (digit-only vs digit+colour captions, Table 1).
+q_det; docs/papers/xue2024.md) and Huang et al. 2024 (digit-only vs digit+colour captions, Table 1).
 """
 
 from __future__ import annotations

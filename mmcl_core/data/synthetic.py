@@ -2,7 +2,7 @@
 
 ``spiked_pairs`` is the shared-latent (spiked) model of Nakada et al. 2023 in its simplest
 form: ``x = U1 z + xi``, ``y = U2 z + zeta`` with z ~ N(0, I_r), isotropic Gaussian noise
-and Haar-random ``U1``, ``U2`` (the official code's instance, digest §1.2).
+and Haar-random ``U1``, ``U2`` (the released code's instance; docs/papers/nakada2023.md).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def spiked_pairs(n_pairs: int, dim_a: int, dim_b: int, rank: int, noise_std: flo
                  rng: np.random.Generator) -> dict:
     """Draw paired samples from the shared-latent model.
 
-    Reproduces: Nakada et al. 2023, generative model (digest §1.2); population
+    Reproduces: Nakada et al. 2023, generative model (docs/papers/nakada2023.md); population
     cross-covariance ``E[x y^T] = U1 U2^T`` with top-r singular spaces U1, U2.
 
     Args:
@@ -88,7 +88,7 @@ def spiked_model(n_pairs: int, dim_a: int, dim_b: int, rank: int, *, noise_std: 
     (``"redraw"``) or another sample's partner (``"permute"``: the wrong pairs are shuffled among
     themselves). E[x y^T] = (1 - eps) U1 Sigma_z U2^T: wrong pairs shrink the signal, not the subspace.
 
-    Reproduces: Nakada et al. 2023, generative model and wrong pairs (digest §1.2-1.3).
+    Reproduces: Nakada et al. 2023, generative model and wrong pairs (docs/papers/nakada2023.md).
 
     Args:
         n_pairs: n >= 2.

@@ -9,7 +9,7 @@ entry is written atomically and carries its full key and a SHA-256 of its embedd
 foreign (another key), edited (checksum), of the wrong shape, non-finite or not unit-norm is never returned: it is
 reported and rebuilt.
 
-Also the "ideal" caption encoder of Huang et al. 2024 (digest §3.2): digit one-hot, plus
+Also the "ideal" caption encoder of Huang et al. 2024 (docs/papers/huang2024.md): digit one-hot, plus
 an optional colour one-hot.
 """
 
@@ -248,7 +248,7 @@ def embed_captions(captions, model=None, *, cache_dir=None, use_cache: bool = Tr
 def ideal_caption_embeddings(digit_named, color_named=None, n_classes: int = 10, n_colors: int = 10) -> np.ndarray:
     """The ideal language encoder: digit one-hot, concatenated with a colour one-hot.
 
-    Reproduces: Huang et al. 2024, the ideal caption encoder of the ColoredMNIST experiment (digest §3.2).
+    Reproduces: Huang et al. 2024, the ideal caption encoder of the ColoredMNIST experiment (docs/papers/huang2024.md).
 
     Args:
         digit_named: (n,) digit named by each caption.

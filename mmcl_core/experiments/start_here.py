@@ -39,7 +39,7 @@ def svd_view(temperature: float = 0.3, n_pairs: int = 48, dim_a: int = 10, dim_b
     of the sample cross-covariance), so similarities are informative and the temperature
     matters: a small temperature puts the negative weight on a few hard negatives.
 
-    Reproduces: Nakada et al. 2023, gradient step = SVD of S(beta) (digest §1.5-1.6).
+    Reproduces: Nakada et al. 2023, gradient step = SVD of S(beta) (docs/papers/nakada2023.md).
 
     Args:
         temperature: CLIP temperature tau > 0.
@@ -126,7 +126,7 @@ def identity_checks(temperature: float = 0.3, n_pairs: int = 48, dim_a: int = 10
 def cooccurrence_spectrum(n_images: int = 8, n_texts: int = 6, seed: int = 0) -> np.ndarray:
     """Singular values of the normalised co-occurrence of a random joint distribution.
 
-    Reproduces: Zhang et al. 2023, sigma_1 = 1 with all sigma_i in [0, 1] (digest §1.3).
+    Reproduces: Zhang et al. 2023, sigma_1 = 1 with all sigma_i in [0, 1] (docs/papers/zhang2023.md, Result A).
 
     Args:
         n_images, n_texts: sizes of the finite image and text sets (>= 1).

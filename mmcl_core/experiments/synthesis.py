@@ -246,8 +246,8 @@ CLAIMS: tuple = (
           lambda v: 0.4 <= v <= 0.6),
     Claim(_H, "multi-modal pre-training generalises OOD where single-modal does not (Figure 1)",
           "two-patch data, n SNR^2 = 1.25, C_mu = 3", "high n SNR^2: both learn the signal (phase diagram)",
-          "06_huang_synthetic", "cell-04", ("multi_ood_accuracy", "single_ood_accuracy"), "gap >= 0.15",
-          lambda v: v >= 0.15, value=lambda m: m["multi_ood_accuracy"] - m["single_ood_accuracy"]),
+          "06_huang_synthetic", "cell-04", ("multi_ood_accuracy", "single_ood_accuracy"), "gap >= 0.2",
+          lambda v: v >= 0.2, value=lambda m: m["multi_ood_accuracy"] - m["single_ood_accuracy"]),
     Claim(_H, "stage-1 signal growth rate of the multi-modal model matches the theory",
           "small initialisation, early iterations", "the single-modal ratio is off by ~20 % (0.82 vs 0.68)",
           "06_huang_synthetic", "cell-06", ("stage1_multi_signal_rate", "stage1_multi_signal_theory"),
@@ -255,7 +255,8 @@ CLAIMS: tuple = (
           value=lambda m: m["stage1_multi_signal_rate"] / m["stage1_multi_signal_theory"]),
     Claim(_H, "multi-modal learns the signal at a lower n SNR^2 (crossing factor, C_mu = 3)",
           "C_mu > 1: the text signal stronger", "C_mu = 1: no advantage (multi minus single <= 0.1 "
-          "everywhere); the proof windows are sufficient, not sharp", "06_huang_synthetic", "cell-10", ("crossing_factor_c_mu3",), "> 1", lambda v: v > 1),
+          "everywhere); the proof windows are sufficient, not sharp", "06_huang_synthetic", "cell-10", ("crossing_factor_c_mu3",), "in [2, 5]",
+          lambda v: 2 <= v <= 5),
     Claim(_H, "ColoredMNIST: the paper's caption (digit + colour) beats SimCLR out of distribution",
           "colour agrees with the label 77.5 % in training, reversed at test; probe on the projection, fitted on the "
           "training set", "28 x 28 images at 20 epochs, or a weakly regularised / standardised / hidden-layer probe: "
@@ -266,7 +267,8 @@ CLAIMS: tuple = (
           "<= 0.03", lambda v: v <= 0.03),
     Claim(_X, "MMCL stays accurate on the flipped test set where supervised learning fails (sigma_core = 2)",
           "rich captions, small sigma_spu", "sigma_core = 0.5: supervised learning wins (cell-08)", "08_xue_theory",
-          "cell-06", ("mmcl_ood_flipped", "supervised_ood_flipped"), "gap >= 0.4", lambda v: v >= 0.4,
+          "cell-06", ("mmcl_ood_flipped", "supervised_ood_flipped"), "gap >= 0.44 (>= 0.64 against <= 0.20)",
+          lambda v: v >= 0.44,
           value=lambda m: m["mmcl_ood_flipped"] - m["supervised_ood_flipped"]),
     Claim(_X, "richer captions (describing the core feature) raise flipped-test accuracy",
           "captions describe the core feature with probability q_core", "annotating the cue or details is invisible "

@@ -2,8 +2,8 @@
 positive pairs, and why captions make better positives than augmentations.
 
 Finite latent models (all exact): a random joint distribution, the class-noise caption model
-and the style-confounded model of the digest (§6.1 item 3). The digest reconstructs the
-paper's theorems from its abstract and code; notebooks say so where they state them.
+and the style-confounded model. The project's notes (docs/papers/zhang2023.md) reconstruct the paper's
+theorems from its abstract and code; notebooks say so where they state them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def class_noise_model(r: int = 3, eps: float = 0.05, m: int = 4, T: int = 2) -> 
     The caption's class equals the image's with probability 1 - eps, else it is uniform over the
     r classes (so c' = c also happens by chance).
 
-    Reproduces: Zhang et al. 2023, class-noise model (digest §3.2, §6.1 item 2).
+    Reproduces: Zhang et al. 2023, class-noise model (docs/papers/zhang2023.md, Results C and E).
 
     Returns:
         dict with ``P`` (r*m, r*T) joint distribution, ``image_labels`` (r*m,), ``text_labels`` (r*T,).
@@ -59,7 +59,7 @@ def class_noise_phi(r: int, eps: float) -> float:
 
 def style_confounded_model(r: int = 3, S: int = 3, m: int = 4, eta_style: float = 0.15, eta_cls: float = 0.02,
                            eps: float = 0.05, gamma: float = 0.0, T: int = 1) -> dict:
-    """The style-confounded model, exactly as defined in the digest (§6.1 item 3).
+    """The style-confounded model (Result E in docs/papers/zhang2023.md).
 
     Images (class c, style s, instance j), all N = r*S*m equally likely. SSCL augments an image to
     itself (1 - eta_style - eta_cls), to any image of the same style (eta_style, spread uniformly,
@@ -99,7 +99,7 @@ def style_confounded(r: int = 3, S: int = 3, m: int = 4, eta_style: float = 0.15
     """SSCL's augmentation graph against MMCL's text-induced graph on the style-confounded model.
 
     Reproduces: Zhang et al. 2023, Result E — consistency (phi) and diversity (lambda_{k+1}) decide the
-    bound, and captions beat augmentations when they ignore the nuisance (digest §2, §6.1).
+    bound, and captions beat augmentations when they ignore the nuisance (Results C, E).
 
     Args:
         r, S, m, T: classes, styles, instances per (class, style), caption templates.
@@ -131,7 +131,7 @@ def spectral_loss(P, F_V, F_L) -> float:
 
     ``L_MM = -2 E_{P}[f_V(x)^T f_L(l)] + E_{P_V x P_L}[(f_V(x)^T f_L(l))^2]``, where row x of F_V is f_V(x).
 
-    Reproduces: Zhang et al. 2023, the loss analysed (digest §1.2).
+    Reproduces: Zhang et al. 2023, the loss analysed (docs/papers/zhang2023.md).
     """
     P = np.asarray(P, dtype=np.float64)
     S = np.asarray(F_V) @ np.asarray(F_L).T
@@ -139,7 +139,7 @@ def spectral_loss(P, F_V, F_L) -> float:
 
 
 def factorisation_gap(P, F_V, F_L) -> float:
-    """``|L_MM - (||A - F~_V F~_L^T||^2 - ||A||^2)|`` with density-weighted factors (digest §1.3); 0 up to rounding."""
+    """``|L_MM - (||A - F~_V F~_L^T||^2 - ||A||^2)|`` with density-weighted factors (Result A); 0 up to rounding."""
     P = np.asarray(P, dtype=np.float64)
     A = normalized_cooccurrence(P)
     Fv = np.sqrt(P.sum(1))[:, None] * F_V
@@ -181,7 +181,7 @@ def train_spectral_tables(P, k: int, *, steps: int = 3000, lr: float = 0.3, batc
     ~ P_V x P_L, and the learning rate decays as 1/sqrt(t).
 
     Reproduces: Zhang et al. 2023, gradient descent reaches -sum_{i<=k} sigma_i^2 and the top-k
-    subspace (digest §1.4, §6.1 item 4).
+    subspace (Result B).
 
     Returns:
         dict with ``loss`` (per-step population L_MM, every ``steps // 100`` steps), ``final_loss``,
@@ -277,7 +277,7 @@ def train_infonce_tables(P, k: int, temperature: float, *, steps: int = 3000, lr
 def mmcl_sscl_equivalence(P, labels, k: int) -> dict:
     """MMCL on P against SSCL on the text-induced image graph: same spectrum, subspace and probe error.
 
-    Reproduces: Zhang et al. 2023, Result D (digest §2): eig(A A^T) = sigma^2, and the MMCL image
+    Reproduces: Zhang et al. 2023, Result D: eig(A A^T) = sigma^2, and the MMCL image
     features are an invertible linear map of the SSCL features on W_V.
 
     Returns:
@@ -309,7 +309,7 @@ def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/la
     Each instance draws r classes, images and captions per class, a class-noise level and a random
     joint distribution concentrated within classes (so the bound is informative), and k in [r, 2r).
 
-    Reproduces: Zhang et al. 2023, Result C: E(f_V*) <= 2 phi / lambda_{k+1} (digest §2).
+    Reproduces: Zhang et al. 2023, Result C: E(f_V*) <= 2 phi / lambda_{k+1} (reconstructed; docs/papers/zhang2023.md).
 
     Returns:
         dict with ``actual`` (n,), ``bound`` (n,), ``valid_fraction``, ``worst_ratio`` (max actual/bound
@@ -397,7 +397,7 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
                    pairs: dict | None = None, teacher_fn=None, device: str = "auto") -> dict:
     """SimCLR on nuisance digits with one resampling method; linear-probe accuracy of the encoder.
 
-    Reproduces: Zhang et al. 2023, Table 1 (relative trends on a digits proxy, digest §6.2).
+    Reproduces: Zhang et al. 2023, Table 1 (relative trends on a digits proxy).
 
     Args:
         method: one of :data:`mmcl_core.resampling.METHODS`.
