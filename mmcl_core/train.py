@@ -282,9 +282,48 @@ class StackedMLP:
         return torch.cat(parts, dim=1).double().numpy()
 
 
+class StackedCNN:
+    """S independent small CNNs held as stacked tensors (grouped convolutions): ``conv3x3(C->c1) - ReLU - maxpool2 -
+    conv3x3(c1->c2) - ReLU - maxpool2 - flatten - hidden - ReLU - out``. Takes flattened (S, B, C*H*W) inputs like
+    :class:`StackedMLP`; ``hidden=True`` returns the ``hidden_dim`` layer. Each model initialised from its own seed."""
+
+    def __init__(self, seeds, image_shape, hidden_dim: int, out_dim: int, device, channels=(16, 32)):
+        self.S, self.shape, self.channels = len(seeds), tuple(int(v) for v in image_shape), tuple(channels)
+        c, h, w = self.shape
+        convs = []
+        for cin, cout in ((c, channels[0]), (channels[0], channels[1])):
+            bound = 1.0 / (cin * 9) ** 0.5
+            ws, bs = [], []
+            for s in seeds:
+                g = torch.Generator().manual_seed(int(s) * 7919 + cin * 31 + cout)
+                ws.append((torch.rand(cout, cin, 3, 3, generator=g) * 2 - 1) * bound)
+                bs.append((torch.rand(cout, generator=g) * 2 - 1) * bound)
+            convs += [torch.cat(ws).to(device).requires_grad_(), torch.cat(bs).to(device).requires_grad_()]
+        flat = channels[1] * (h // 4) * (w // 4)
+        self.head = StackedMLP(seeds, flat, hidden_dim, out_dim, device)
+        self.params = convs + self.head.params
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        S, B = x.shape[:2]
+        c, h, w = self.shape
+        y = x.reshape(S, B, c, h, w).transpose(0, 1).reshape(B, S * c, h, w)
+        for k in range(2):
+            y = torch.nn.functional.conv2d(y, self.params[2 * k], self.params[2 * k + 1], padding=1, groups=S)
+            y = torch.nn.functional.max_pool2d(torch.relu(y), 2)
+        return y.reshape(B, S, -1).transpose(0, 1)
+
+    def __call__(self, x: torch.Tensor, *, hidden: bool = False) -> torch.Tensor:
+        return self.head(self._trunk(x), hidden=hidden)
+
+    features = StackedMLP.features
+
+
+ENCODERS = ("mlp", "cnn")
+
+
 def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: int = 512, out_dim: int = 128,
                   text_hidden_dim: int = 256, epochs: int = 30, batch_size: int = 256, lr: float = 1e-3,
-                  temperature: float = 0.1, crop_scale: float = 0.3, device="auto") -> dict:
+                  temperature: float = 0.1, crop_scale: float = 0.3, encoder: str = "mlp", device="auto") -> dict:
     """Train one MLP image tower per seed as one batched program: SimCLR or CLIP-style.
 
     * ``mode="simclr"``: two random resized crops of each image (area fraction uniform in ``[crop_scale, 1]``, no
@@ -301,6 +340,7 @@ def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: i
         seeds: S non-negative integers.
         text: (S, n, t) caption embeddings (``mode="clip"``).
         crop_scale: smallest crop area fraction, in (0, 1].
+        encoder: image tower: ``"mlp"`` (pixels -> hidden -> out) or ``"cnn"`` (:class:`StackedCNN`).
 
     Returns:
         dict with ``image`` (the :class:`StackedMLP`), ``text`` (the text head, or None), ``losses`` (S, epochs)
@@ -319,7 +359,9 @@ def train_stacked(images, *, seeds, mode: str = "clip", text=None, hidden_dim: i
     if x.ndim != 5 or x.shape[0] != len(seeds):
         raise ValueError(f"images must be (S, n, C, H, W) with S = len(seeds) = {len(seeds)}, got {tuple(x.shape)}")
     S, n = x.shape[:2]
-    image_tower = StackedMLP(seeds, int(np.prod(x.shape[2:])), hidden_dim, out_dim, dev)
+    image_tower = (StackedMLP(seeds, int(np.prod(x.shape[2:])), hidden_dim, out_dim, dev)
+                   if check_choice("encoder", encoder, ENCODERS) == "mlp"
+                   else StackedCNN(seeds, x.shape[2:], hidden_dim, out_dim, dev))
     params, text_head, t = list(image_tower.params), None, None
     if mode == "clip":
         if text is None:

@@ -80,13 +80,17 @@ def test_a_seed_trains_the_same_model_alone_or_beside_others():
     x = rng.random((2, 64, 3, 6, 6)).astype(np.float32)
     text = rng.random((2, 64, 4)).astype(np.float32)
     kw = dict(epochs=2, batch_size=32, hidden_dim=16, out_dim=8, text_hidden_dim=8, device="cpu")
-    for mode, extra in (("simclr", {}), ("clip", {"text": text})):
-        both = train_stacked(x, seeds=[1, 3], mode=mode, **extra, **kw)
-        alone = train_stacked(x[1:], seeds=[3], mode=mode, **({"text": text[1:]} if extra else {}), **kw)
-        feats = both["image"].features(torch.as_tensor(x.reshape(2, 64, -1)))
-        solo = alone["image"].features(torch.as_tensor(x[1:].reshape(1, 64, -1)))
-        assert np.allclose(feats[1], solo[0], atol=1e-5), mode
-        assert np.isfinite(both["losses"]).all()
+    for encoder in ("mlp", "cnn"):
+        for mode, extra in (("simclr", {}), ("clip", {"text": text})):
+            both = train_stacked(x, seeds=[1, 3], mode=mode, encoder=encoder, **extra, **kw)
+            alone = train_stacked(x[1:], seeds=[3], mode=mode, encoder=encoder,
+                                  **({"text": text[1:]} if extra else {}), **kw)
+            feats = both["image"].features(torch.as_tensor(x.reshape(2, 64, -1)))
+            solo = alone["image"].features(torch.as_tensor(x[1:].reshape(1, 64, -1)))
+            assert np.allclose(feats[1], solo[0], atol=1e-5), (encoder, mode)
+            assert np.isfinite(both["losses"]).all()
+    with pytest.raises(ValueError, match="encoder"):
+        train_stacked(x, seeds=[1, 3], mode="simclr", encoder="resnet", **kw)
 
 
 def test_table_runs_small_and_summarises():

@@ -30,8 +30,8 @@ PROBE_LAYERS = ("head", "hidden")
 PROBE_FITS = ("train", "ood")
 TABLE1_MNIST = {"single": (0.8843, 0.1268), "multi": (0.8777, 0.8213)}  # the paper's train / reversed test accuracy
 CMNIST_PROFILES = {
-    "quick": dict(n_train=4000, n_test=1000, epochs=30, hidden_dim=512, out_dim=128, pool=2),
-    "full": dict(n_train=4000, n_test=1000, epochs=30, hidden_dim=512, out_dim=128, pool=2),
+    "quick": dict(n_train=4000, n_test=1000, epochs=30, hidden_dim=512, out_dim=128, pool=2, encoder="mlp"),
+    "full": dict(n_train=4000, n_test=1000, epochs=30, hidden_dim=512, out_dim=128, pool=2, encoder="mlp"),
 }
 
 
@@ -131,7 +131,8 @@ def colored_mnist_table(seeds=(0, 1, 2, 3, 4), profile: str = "quick", *, method
     x_tr = _pool(np.stack([d["train"]["images"] for d in data]), pool)
     x_te = _pool(np.stack([d["test"]["images"] for d in data]), pool)
     train_kw = dict(epochs=check_int("epochs", cfg["epochs"], low=1), hidden_dim=cfg["hidden_dim"],
-                    out_dim=cfg["out_dim"], batch_size=batch_size, lr=lr, temperature=temperature, device=device)
+                    out_dim=cfg["out_dim"], batch_size=batch_size, lr=lr, temperature=temperature,
+                    encoder=cfg["encoder"], device=device)
     out = {"seeds": seeds, "settings": {"profile": profile, **cfg, "p_color": p_color, "label_noise": label_noise,
                                         "crop_scale": crop_scale, "caption_digit": caption_digit,
                                         "probe_layer": probe_layer, "probe_fit": probe_fit,
@@ -223,7 +224,7 @@ def colored_mnist_grid(table: dict, *, crop_scales=(1.0,), p_colors=(0.95,), dev
     methods = [m for m in CMNIST_METHODS if m in table]
     crop_scales = [check_real("crop_scale", c, low=0.0, high=1.0, low_open=True) for c in crop_scales]
     p_colors = [check_real("p_color", p, low=0.0, high=1.0) for p in p_colors]
-    fixed = {k: cfg[k] for k in ("n_train", "n_test", "epochs", "hidden_dim", "out_dim", "pool", "label_noise",
+    fixed = {k: cfg[k] for k in ("n_train", "n_test", "epochs", "hidden_dim", "out_dim", "pool", "encoder", "label_noise",
                                  "caption_digit", "probe_layer", "probe_fit", "temperature", "lr", "batch_size")}
     fixed.update(device=device, model=model, cache_dir=cache_dir)
 
