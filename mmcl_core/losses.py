@@ -32,6 +32,7 @@ __all__ = [
     "nt_xent_loss",
     "clip_loss_batched",
     "nt_xent_loss_batched",
+    "clip_loss_from_logits",
     "spectral_contrastive_loss",
     "linear_mmcl_loss",
     "LearnableTemperature",
@@ -212,6 +213,32 @@ def nt_xent_loss_batched(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5) 
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
     targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device).repeat(s)
     return F.cross_entropy(logits.reshape(s * 2 * n, 2 * n), targets, reduction="none").reshape(s, 2 * n).mean(1)
+
+
+def clip_loss_from_logits(logits: torch.Tensor, positive_sum: torch.Tensor | None = None) -> torch.Tensor:
+    """Symmetric InfoNCE of S models from their (S, B, B) logits, for loops that build the logits themselves.
+
+    ``(sum_i logsumexp(row i) + sum_j logsumexp(column j) - 2 * positive_sum) / (2B)`` per model, with
+    ``positive_sum`` the sum of the positive logits: the trace by default (row i pairs with column i), which makes
+    it :func:`clip_loss_batched` on the same logits; with pseudo pairs, the sum of the picked logits (Nakada et al.'s
+    released loss, docs/papers/nakada2023.md).
+
+    Args:
+        logits: (S, B, B) similarities already divided by the temperature.
+        positive_sum: (S,) or None.
+
+    Returns:
+        (S,) tensor.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 3 or logits.shape[1] != logits.shape[2]:
+        raise ValueError(f"logits must be an (S, B, B) tensor, got shape {tuple(getattr(logits, 'shape', ()))}")
+    if positive_sum is None:
+        positive_sum = logits.diagonal(dim1=1, dim2=2).sum(1)
+    elif not isinstance(positive_sum, torch.Tensor) or tuple(positive_sum.shape) != (logits.shape[0],):
+        raise ValueError(f"positive_sum must be an ({logits.shape[0]},) tensor, got "
+                         f"{tuple(getattr(positive_sum, 'shape', ()))}")
+    b = logits.shape[1]
+    return (logits.logsumexp(2).sum(1) + logits.logsumexp(1).sum(1) - 2 * positive_sum) / (2 * b)
 
 
 def spectral_contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:

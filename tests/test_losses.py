@@ -245,3 +245,21 @@ def test_other_losses_reject_bad_input():
         linear_mmcl_loss(z, z, torch.zeros(1, 2), torch.zeros(1, 2), rho=-1.0)
     with pytest.raises(ValueError, match="G1 must have shape"):
         linear_mmcl_loss(z, z, torch.zeros(1, 3), torch.zeros(1, 2))
+
+
+def test_clip_loss_from_logits_is_clip_loss_batched_and_takes_pseudo_pair_sums():
+    from mmcl_core.losses import clip_loss_batched, clip_loss_from_logits
+
+    g = torch.Generator().manual_seed(0)
+    za = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
+    zb = torch.randn(3, 6, 4, generator=g, dtype=torch.float64)
+    logits = torch.bmm(za, zb.transpose(1, 2)) / 0.5
+    assert torch.allclose(clip_loss_from_logits(logits), clip_loss_batched(za, zb, 0.5), atol=1e-12)
+    perm = torch.tensor([2, 0, 1, 5, 3, 4])  # pseudo pairs: row i with column perm[i]
+    picked = logits[:, torch.arange(6), perm].sum(1)
+    expected = clip_loss_batched(za, zb[:, perm], 0.5)  # the same pairs moved onto the diagonal
+    assert torch.allclose(clip_loss_from_logits(logits, positive_sum=picked), expected, atol=1e-12)
+    with pytest.raises(ValueError, match="logits"):
+        clip_loss_from_logits(torch.zeros(3, 4, 5))
+    with pytest.raises(ValueError, match="positive_sum"):
+        clip_loss_from_logits(logits, positive_sum=torch.zeros(2))

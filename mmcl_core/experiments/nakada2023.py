@@ -379,6 +379,7 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
     from tqdm.auto import tqdm
 
     from ..device import get_device
+    from ..losses import clip_loss_from_logits
 
     check_choice("pseudo_pair_rule", pseudo_pair_rule, ("global_top_b", "row_argmax"))
     batch_size = check_int("batch_size", batch_size, low=2)
@@ -413,10 +414,7 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
         eye_idx = torch.arange(batch_size, device=dev)
         for _ in range(paired_epochs):
             for lo in range(0, n_pairs - batch_size + 1, batch_size):
-                lg = logits_of(xp[:, lo:lo + batch_size], yp[:, lo:lo + batch_size])
-                diag = lg[:, eye_idx, eye_idx].sum(1)
-                loss = ((-diag + lg.logsumexp(2).sum(1)) + (-diag + lg.logsumexp(1).sum(1))) / (2 * batch_size)
-                step(loss.sum())
+                step(clip_loss_from_logits(logits_of(xp[:, lo:lo + batch_size], yp[:, lo:lo + batch_size])).sum())
                 steps += 1
         out["paired_acc"][k] = _retrieval_accuracy(W1, W2, xt, yt)
         # Unknown order of the partners: a fixed permutation of the y's inside each batch (or across the set).
@@ -447,9 +445,7 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
                     selected += rows.shape[1]
                 picked = lg.gather(2, cols.unsqueeze(2)).squeeze(2) if pseudo_pair_rule == "row_argmax" else \
                     lg.reshape(S, -1).gather(1, rows * batch_size + cols)
-                top = picked.sum(1)
-                loss = ((-top + lg.logsumexp(2).sum(1)) + (-top + lg.logsumexp(1).sum(1))) / (2 * batch_size)
-                step(loss.sum())
+                step(clip_loss_from_logits(lg, positive_sum=picked.sum(1)).sum())
                 steps += 1
         out["unpaired_acc"][k] = _retrieval_accuracy(W1, W2, xt, yt)
         out["pseudo_pair_precision"][k] = (correct / selected).cpu().numpy()
