@@ -39,20 +39,20 @@ __all__ = [
 ]
 
 
-def _check_tensors(**named) -> list:
-    """Floating tensors of one dtype and device (float16/bfloat16 upcast to float32), finite; returned in order."""
+def _check_tensors(named: dict, *, ndim: int | None = 2, min_rows: int = 1) -> list:
+    """Floating tensors (``ndim`` dimensions; None: any) of one dtype and device, finite, float16/bfloat16 upcast to
+    float32; returned in order."""
     for name, z in named.items():
         if not isinstance(z, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
-    checked = {name: check_matrix(name, z, ndim=z.ndim) for name, z in named.items()}
+    checked = {name: check_matrix(name, z, ndim=z.ndim if ndim is None else ndim, min_rows=min_rows)
+               for name, z in named.items()}
     check_alike(**checked)
     return list(checked.values())
 
 
 def _check_pair(name_a: str, z_a, name_b: str, z_b, *, min_rows: int = 1):
-    z_a, z_b = _check_tensors(**{name_a: z_a, name_b: z_b})
-    for name, z in ((name_a, z_a), (name_b, z_b)):
-        check_matrix(name, z, min_rows=min_rows)
+    z_a, z_b = _check_tensors({name_a: z_a, name_b: z_b}, min_rows=min_rows)
     check_same_rows(name_a, z_a, name_b, z_b)
     if z_a.shape[1] != z_b.shape[1]:
         raise ValueError(f"{name_a} and {name_b} must have the same embedding dimension, "
@@ -183,11 +183,7 @@ def _check_batched(name_a: str, z_a, name_b: str, z_b, temperature):
     if z_a.shape != z_b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(z_a.shape)} and "
                          f"{tuple(z_b.shape)}")
-    z_a, z_b = _check_tensors(**{name_a: z_a, name_b: z_b})
-    if 0 in z_a.shape:
-        raise ValueError(f"{name_a} and {name_b} must have S >= 1 models, N >= 1 rows and k >= 1 columns, got shape "
-                         f"{tuple(z_a.shape)}")
-    _check_pair(name_a, z_a.reshape(-1, z_a.shape[-1]), name_b, z_b.reshape(-1, z_b.shape[-1]))
+    z_a, z_b = _check_tensors({name_a: z_a, name_b: z_b}, ndim=3)  # S >= 1 models, N >= 1 rows, k >= 1 columns
     return z_a, z_b, _positive("temperature", temperature)
 
 
@@ -289,7 +285,7 @@ def linear_mmcl_loss(x: torch.Tensor, y: torch.Tensor, G1: torch.Tensor, G2: tor
     Returns:
         0-d tensor.
     """
-    x, y, G1, G2 = _check_tensors(x=x, y=y, G1=G1, G2=G2)
+    x, y, G1, G2 = _check_tensors({"x": x, "y": y, "G1": G1, "G2": G2})
     if x.shape[0] < 2:
         raise ValueError(f"x must have at least 2 rows (pairs), got shape {tuple(x.shape)}")
     check_same_rows("x", x, "y", y)

@@ -43,7 +43,8 @@ def resampled_nt_xent(z_1: torch.Tensor, z_2: torch.Tensor, teacher: torch.Tenso
         teacher: (2N, 2N) teacher similarity of the views ``cat([view1, view2])``; None only for "simclr".
         method: one of ``METHODS``.
         temperature: NT-Xent temperature.
-        ratio: drop ratio of the drop_* methods (defaults 0.05 / 0.1 / 0.1).
+        ratio: drop ratio of the drop_* methods, in (0, 1) (defaults 0.05 / 0.1 / 0.1); ``ratio * 2N`` must be at
+            least 1 (ValueError otherwise: the released code raises IndexError there).
         top_k: number of teacher-picked new positives per anchor (add_new_positive).
         new_positive_weight: weight w of the new-positive loss (add_new_positive).
         as_released: drop_false_positive as in the released code (numerically plain SimCLR).
@@ -89,21 +90,21 @@ def resampled_nt_xent(z_1: torch.Tensor, z_2: torch.Tensor, teacher: torch.Tenso
         new = -logp.gather(1, picked).mean(dim=1)
         info["picked"] = picked
         return (1 - w) * nll(logits).mean() + w * new.mean(), info
-    ratio = DEFAULT_RATIOS[method] if ratio is None else check_real("ratio", ratio, low=0.0, high=1.0, high_open=True)
+    ratio = (DEFAULT_RATIOS[method] if ratio is None
+             else check_real("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True))
     count = int(ratio * n2)
+    if count < 1:  # the released code fails here too (topk(0) -> IndexError); never a silent fallback to SimCLR
+        raise ValueError(f"ratio * 2N = {ratio:g} * {n2} < 1: {method} would drop nothing at this batch size; use at "
+                         f"least {int(-(-1 // (2 * ratio)))} pairs per batch (z_1 rows) or a larger ratio")
     if method == "drop_false_positive":
         pos_sim = s[idx, partner]
-        keep = torch.ones(n2, dtype=torch.bool, device=z.device)
-        if count >= 1:
-            threshold = pos_sim.sort().values[count - 1]  # the count-th smallest positive similarity
-            keep = pos_sim > threshold
+        threshold = pos_sim.sort().values[count - 1]  # the count-th smallest positive similarity
+        keep = pos_sim > threshold
         info["kept_fraction"] = float(keep.float().mean())
         if as_released:
             # The released code masks, then recomputes log_softmax over the unmasked logits and divides by 2N.
             return nll(logits).mean(), info
         return nll(logits)[keep].sum() / keep.sum().clamp(min=1), info
-    if count < 1:
-        return nll(logits).mean(), info
     if method == "drop_false_negative":
         threshold = s.topk(count, dim=1).values[:, -1:]  # count-th largest per row
         drop = s >= threshold

@@ -168,3 +168,17 @@ def test_grid_reuses_a_matching_table_and_ignores_a_mismatched_one(pairs, monkey
     calls.clear()
     zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.5)  # other settings: nothing reused
     assert len(calls) == len(grid)
+
+
+@pytest.mark.parametrize("method", ["drop_false_negative", "drop_easy_negative", "drop_false_positive"])
+def test_a_batch_too_small_for_the_drop_ratio_raises_instead_of_falling_back(method):
+    z1, z2, s = _batch(n=4)  # 2N = 8 views: 0.05 * 8 and 0.1 * 8 are below one view
+    with pytest.raises(ValueError, match="ratio"):
+        resampled_nt_xent(z1, z2, s, method)
+    loss, _ = resampled_nt_xent(z1, z2, s, method, ratio=0.25)  # two views per row: fine
+    assert torch.isfinite(loss)
+
+
+def test_resampling_run_refuses_a_batch_too_small_for_its_drop_ratio():
+    with pytest.raises(ValueError, match="batch_size"):
+        zhang.resampling_run("drop_false_negative", batch_size=4, epochs=1)

@@ -420,8 +420,15 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
     from ..train import train_contrastive
     from .real_data import digit_pairs, evaluate_tower
 
+    from ..resampling import DEFAULT_RATIOS
+
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    batch_size = check_int("batch_size", batch_size, low=2)
+    drop_ratio = DEFAULT_RATIOS.get(method) if ratio is None else ratio
+    if method in DEFAULT_RATIOS and int(check_real("ratio", drop_ratio, low=0.0, high=1.0) * 2 * batch_size) < 1:
+        raise ValueError(f"batch_size {batch_size} is too small for {method} at ratio {drop_ratio:g}: 2 x batch_size "
+                         f"x ratio must be >= 1 view (the released code raises IndexError here)")
     pairs = pairs if pairs is not None else digit_pairs(background_strength=background_strength, seed=seed)
     if method != "simclr" and teacher_fn is None:
         teacher_fn = make_teacher(teacher, pairs, seed=seed, device=device)
