@@ -147,3 +147,23 @@ def test_zero_gap_makes_the_bound_vacuous_not_zero():
     cn = zhang.class_noise_model(3, 0.0)  # three disconnected class blocks: lambda_2 = 0 and phi = 0
     s = graph_summary(induced_image_graph(cn["P"]), cn["image_labels"], 1)
     assert s["lambda_k1"] < 1e-9 and s["bound"] == np.inf and s["probe_error"] > 0
+
+
+def test_result_f_text_side_and_the_alpha_form_hold_and_differ_from_2phi():
+    for side in ("image", "text"):
+        for bound in ("2phi/lambda", "4alpha/lambda"):
+            res = zhang.bound_validity(200, seed=1, bound=bound, side=side)
+            assert res["valid_fraction"] == 1.0 and res["n_informative"] > 0, (side, bound)
+    two_phi = zhang.bound_validity(200, seed=1, side="text")["bound"]
+    four_alpha = zhang.bound_validity(200, seed=1, bound="4alpha/lambda", side="text")["bound"]
+    assert not np.allclose(two_phi, four_alpha)  # alpha is measured, not phi / 2
+    with pytest.raises(ValueError, match="side"):
+        zhang.bound_validity(10, side="caption")
+
+
+def test_style_confounded_alpha_is_the_label_disagreement_of_the_pairs():
+    res = zhang.style_confounded(bound="4alpha/lambda")
+    assert res["mmcl"]["alpha"] == pytest.approx(0.05 * 2 / 3)  # eps (r - 1) / r: a caption names another class
+    for name in ("sscl", "mmcl"):
+        assert res[name]["phi"] <= 2 * res[name]["alpha"] + 1e-12
+        assert res[name]["bound"] == pytest.approx(4 * res[name]["alpha"] / res[name]["lambda_k1"])

@@ -90,7 +90,8 @@ def style_confounded_model(r: int = 3, S: int = 3, m: int = 4, eta_style: float 
     # Caption index (c', s', t); image index (c, s, j).
     P = np.einsum("ab,cd,j,t->acjbdt", class_part, style_part, np.ones(m), np.ones(T)).reshape(N, r * S * T)
     P /= T * N
-    return {"W_sscl": W_sscl, "W_mmcl": induced_image_graph(P), "P": P, "labels": labels, "styles": styles}
+    return {"W_sscl": W_sscl, "W_mmcl": induced_image_graph(P), "P": P, "labels": labels, "styles": styles,
+            "aug": aug, "text_labels": np.repeat(np.arange(r), S * T)}
 
 
 def style_confounded(r: int = 3, S: int = 3, m: int = 4, eta_style: float = 0.15, eta_cls: float = 0.02,
@@ -108,7 +109,9 @@ def style_confounded(r: int = 3, S: int = 3, m: int = 4, eta_style: float = 0.15
         eps: caption class noise.
         gamma: probability that captions name the style (the nuisance).
         k: feature dimension (default r).
-        bound: one of ``graphs.BOUND_VARIANTS``; the alpha variants use alpha = phi/2 (phi <= 2 alpha).
+        bound: one of ``graphs.BOUND_VARIANTS``. The alpha variants use the label-recoverability error alpha: for
+            MMCL the probability that an image's label differs from its caption's, Pr_P[y(x_v) != y_L(x_l)]; for SSCL
+            the probability that a view's label differs from its natural image's (phi <= 2 alpha for both).
 
     Returns:
         ``{"sscl": {...}, "mmcl": {...}}``, each with ``phi``, ``diversity``, ``lambda_k1``, ``bound``,
@@ -119,10 +122,11 @@ def style_confounded(r: int = 3, S: int = 3, m: int = 4, eta_style: float = 0.15
     model = style_confounded_model(r, S, m, eta_style, eta_cls, eps, gamma, T)
     k = r if k is None else check_int("k", k, low=1, high=len(model["labels"]) - 1)
     out = {"k": k, "labels": model["labels"], "W_sscl": model["W_sscl"], "W_mmcl": model["W_mmcl"]}
+    y = model["labels"]
+    alphas = {"sscl": float(np.sum(model["aug"] / len(y) * (y[:, None] != y[None, :]))),
+              "mmcl": float(np.sum(model["P"] * (y[:, None] != model["text_labels"][None, :])))}
     for name in ("sscl", "mmcl"):
-        W = model[f"W_{name}"]
-        phi = float(np.sum(W * (model["labels"][:, None] != model["labels"][None, :])))
-        out[name] = graph_summary(W, model["labels"], k, alpha=phi / 2, bound=bound)
+        out[name] = {**graph_summary(model[f"W_{name}"], y, k, alpha=alphas[name], bound=bound), "alpha": alphas[name]}
     return out
 
 
@@ -303,19 +307,24 @@ def mmcl_sscl_equivalence(P, labels, k: int) -> dict:
     }
 
 
-def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/lambda") -> dict:
+def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/lambda", side: str = "image") -> dict:
     """The generalisation bound against the actual probe error on random labelled instances.
 
     Each instance draws r classes, images and captions per class, a class-noise level and a random
     joint distribution concentrated within classes (so the bound is informative), and k in [r, 2r).
+    ``alpha`` (for the alpha variants) is Pr_P[y(x_v) != y_L(x_l)], the probability that an image's and its
+    caption's labels differ.
 
-    Reproduces: Zhang et al. 2023, Result C: E(f_V*) <= 2 phi / lambda_{k+1} (reconstructed; docs/papers/zhang2023.md).
+    Reproduces: Zhang et al. 2023, Result C: E(f_V*) <= 2 phi / lambda_{k+1} (reconstructed; docs/papers/zhang2023.md);
+    with ``side="text"``, Result F: the same bound for the text encoder on the text-induced graph P^T D_V^-1 P.
 
     Returns:
         dict with ``actual`` (n,), ``bound`` (n,), ``valid_fraction``, ``worst_ratio`` (max actual/bound
         over instances with a finite positive bound), ``n_informative`` (bound < 1).
     """
     n_instances = check_int("n_instances", n_instances, low=1)
+    if side not in ("image", "text"):
+        raise ValueError(f"side must be 'image' or 'text', got {side!r}")
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     actual, bounds = np.empty(n_instances), np.empty(n_instances)
     for i in range(n_instances):
@@ -326,10 +335,12 @@ def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/la
         affinity = (1 - eps) * (labels_v[:, None] == labels_l[None, :]) + eps / r
         P = affinity * rng.random((len(labels_v), len(labels_l))) ** 2 + 1e-9
         P /= P.sum()
+        alpha = float(np.sum(P * (labels_v[:, None] != labels_l[None, :])))
+        if side == "text":  # Result F: the roles of the modalities swapped
+            P, labels_v = P.T, labels_l
         W = induced_image_graph(P)
         k = int(min(rng.integers(r, 2 * r), len(labels_v) - 1)) if len(labels_v) > r else r
         k = max(1, min(k, len(labels_v)))
-        alpha = float(np.sum(P * (labels_v[:, None] != labels_l[None, :])))
         summary = graph_summary(W, labels_v, k, alpha=alpha, bound=bound)
         actual[i], bounds[i] = summary["probe_error"], summary["bound"]
     finite = np.isfinite(bounds) & (bounds > 0)
