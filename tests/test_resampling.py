@@ -182,3 +182,15 @@ def test_a_batch_too_small_for_the_drop_ratio_raises_instead_of_falling_back(met
 def test_resampling_run_refuses_a_batch_too_small_for_its_drop_ratio():
     with pytest.raises(ValueError, match="batch_size"):
         zhang.resampling_run("drop_false_negative", batch_size=4, epochs=1)
+
+
+def test_resampling_menu_lists_only_computed_runs_and_each_answers():
+    keys = [("simclr", "-", None, 1, True), ("add_new_positive", "oracle", None, 3, True),
+            ("drop_false_negative", "clip", 0.2, 1, True), ("drop_false_positive", "clip", 0.1, 1, False)]
+    grid = {zhang.resampling_key(m, t, 0.8, r, k, rel): {"linear_probe": 0.9 + 0.01 * i}
+            for i, (m, t, r, k, rel) in enumerate(keys)}
+    menu = zhang.resampling_menu(grid)
+    assert [label for label, _ in menu] == ["AddNewPositive · teacher oracle · top-3", "DropFalseNegative · ratio 0.2",
+                                            "DropFalsePositive · ratio 0.1 · as intended"]
+    gains = [zhang.resampling_lookup_run(grid, run, 0.8)["gain"] for _, run in menu]
+    assert gains == pytest.approx([1.0, 2.0, 3.0])

@@ -605,6 +605,38 @@ def resampling_lookup(grid: dict, method: str = "add_new_positive", teacher: str
             "label": key}
 
 
+_METHOD_NAMES = {"add_new_positive": "AddNewPositive", "drop_false_negative": "DropFalseNegative",
+                 "drop_easy_negative": "DropEasyNegative", "drop_false_positive": "DropFalsePositive"}
+
+
+def resampling_menu(grid: dict) -> list:
+    """The runs a :func:`resampling_grid` holds (besides the baseline), as menu options: ``(label, run)`` with
+    ``run = (method, teacher, ratio, top_k, as_released)`` for :func:`resampling_lookup_run`. Only computed
+    combinations are listed, so every option of a menu built from it answers."""
+    runs = set()
+    for key in grid:
+        method, teacher, _strength, ratio, top_k, released = key.split("|")
+        if method != "simclr":
+            runs.add((method, teacher, None if ratio == "None" else float(ratio), int(top_k), released == "True"))
+    order = {m: i for i, m in enumerate(_METHOD_NAMES)}
+    menu = []
+    for run in sorted(runs, key=lambda r: (order[r[0]], r[1], r[2] or 0.0, r[3], not r[4])):
+        method, teacher, ratio, top_k, released = run
+        label = _METHOD_NAMES[method] + (f" · teacher {teacher} · top-{top_k}" if method == "add_new_positive"
+                                         else f" · ratio {ratio:g}")
+        if method == "drop_false_positive":
+            label += " · as released" if released else " · as intended"
+        menu.append((label, run))
+    return menu
+
+
+def resampling_lookup_run(grid: dict, run: tuple, background_strength: float = 0.8) -> dict:
+    """:func:`resampling_lookup` for one ``run`` of :func:`resampling_menu` at a nuisance strength."""
+    method, teacher, ratio, top_k, as_released = run
+    return resampling_lookup(grid, method, teacher, background_strength, ratio=ratio, top_k=top_k,
+                             as_released=as_released)
+
+
 def bound_sweep(eps_values=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6), k_values=(1, 2, 3, 4, 6), **model) -> dict:
     """Bound and actual probe error of both graphs of the style-confounded model over caption noise and k.
 
