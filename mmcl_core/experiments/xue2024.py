@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from .._checks import check_choice, check_int, check_real, check_rng
+from .._checks import check_choice, check_int, check_real
+from ..data.core_spurious import binary_model, k_class_model
+from ..data.core_spurious import check_model as _check_model
 from ..spectral import cross_covariance, truncated_svd
 
 __all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "binary_model", "k_class_model",
@@ -42,110 +44,6 @@ def test_probability(test: str, p_train: float, n_classes: int = 2) -> float:
         return 1.0 / n_classes
     return 1.0 - p_train if n_classes == 2 else 0.0
 
-
-def _check_model(sigma_core, sigma_spu, beta, alpha, p_train, q_core, q_spu, q_det):
-    check_real("sigma_core", sigma_core, low=0.0, low_open=True)
-    check_real("sigma_spu", sigma_spu, low=0.0)
-    check_real("beta", beta, low=0.0, low_open=True)
-    check_real("alpha", alpha, low=0.0, low_open=True)
-    check_real("p_train", p_train, low=0.0, high=1.0, low_open=True, high_open=True)
-    for name, q in (("q_core", q_core), ("q_spu", q_spu), ("q_det", q_det)):
-        check_real(name, q, low=0.0, high=1.0)
-
-
-def _embed(latent, captions, dim, noise_std, rng, bases):
-    """Orthonormal embeddings D_I, D_T (dim x l) plus noise N(0, noise_std^2/dim)."""
-    n, l_dim = latent.shape
-    if dim < l_dim:
-        raise ValueError(f"dim must be >= the number of latent features ({l_dim}), got {dim}")
-    if bases is None:
-        bases = tuple(np.linalg.qr(rng.standard_normal((dim, l_dim)))[0] for _ in range(2))
-    D_I, D_T = bases
-    x_img = latent @ D_I.T + noise_std / np.sqrt(dim) * rng.standard_normal((n, dim))
-    x_txt = captions @ D_T.T + noise_std / np.sqrt(dim) * rng.standard_normal((n, dim))
-    return x_img, x_txt, (D_I, D_T)
-
-
-def binary_model(n: int, *, sigma_core: float = 2.0, sigma_spu: float = 0.1, beta: float = 1.0, alpha: float = 1.0,
-                 p_train: float = 0.9, p_cue: float | None = None, n_details: int = 8, detail_std: float = 1.0,
-                 q_core: float = 1.0, q_spu: float = 0.0, q_det: float = 0.0, dim: int = 50, noise_std: float = 1.0,
-                 rng: np.random.Generator, bases=None) -> dict:
-    """Model B (``docs/papers/xue2024.md``): binary class, core + spurious feature, nuisance details, partial captions.
-
-    Latent order: [core, spurious, detail_1..m]. ``y`` in {-1, +1}; core ``beta*y + sigma_core*eps``; spurious
-    ``alpha*a + sigma_spu*eps'`` with ``a = y`` with probability ``p_cue`` (default ``p_train``), else ``-y``;
-    details ``N(0, detail_std^2)``. Caption: the core coordinate is the image's value with probability ``q_core``,
-    else the class name ``beta*y``; the spurious coordinate and each detail are copied with probability ``q_spu``
-    and ``q_det``, else 0.
-
-    Args:
-        n: samples.
-        bases: optional (D_I, D_T) to reuse (train and test must share them).
-
-    Returns:
-        dict with ``x_img``, ``x_txt`` (n, dim), ``latent``, ``captions`` (n, 2 + m), ``y`` (n,) in {-1, +1},
-        ``cue`` (n,), ``bases``.
-    """
-    _check_model(sigma_core, sigma_spu, beta, alpha, p_train, q_core, q_spu, q_det)
-    n = check_int("n", n, low=2)
-    m = check_int("n_details", n_details, low=0)
-    p_cue = p_train if p_cue is None else check_real("p_cue", p_cue, low=0.0, high=1.0)
-    rng = check_rng(rng)
-    y = rng.choice([-1.0, 1.0], size=n)
-    cue = np.where(rng.random(n) < p_cue, y, -y)
-    latent = np.column_stack([beta * y + sigma_core * rng.standard_normal(n),
-                              alpha * cue + sigma_spu * rng.standard_normal(n),
-                              detail_std * rng.standard_normal((n, m))])
-    captions = np.column_stack([np.where(rng.random(n) < q_core, latent[:, 0], beta * y),
-                                np.where(rng.random(n) < q_spu, latent[:, 1], 0.0),
-                                np.where(rng.random((n, m)) < q_det, latent[:, 2:], 0.0)])
-    x_img, x_txt, bases = _embed(latent, captions, check_int("dim", dim, low=1),
-                                 check_real("noise_std", noise_std, low=0.0), rng, bases)
-    return {"x_img": x_img, "x_txt": x_txt, "latent": latent, "captions": captions, "y": y, "cue": cue,
-            "bases": bases}
-
-
-def k_class_model(n: int, *, n_classes: int = 5, sigma_core: float = 2.0, sigma_spu: float = 0.1, beta: float = 1.0,
-                  alpha: float = 1.0, p_train: float = 0.9, p_cue: float | None = None, n_details: int = 10,
-                  detail_std: float = 1.0, q_core: float = 1.0, q_spu: float = 0.0, q_det: float = 0.0,
-                  dim: int = 50, noise_std: float = 1.0, rng: np.random.Generator, bases=None) -> dict:
-    """Model K (``docs/papers/xue2024.md``): K classes, K spurious backgrounds, nuisance details, partial captions.
-
-    Latent order: [core_1..K, background_1..K, detail_1..m]. Class ``y`` uniform; core coordinate ``y`` carries
-    ``beta + sigma_core*eps``; the background is ``y`` with probability ``p_cue`` (default ``p_train``), else uniform
-    over the other classes, and its coordinate carries ``alpha + sigma_spu*eps'``. Captions as in
-    :func:`binary_model` (class-name-only core coordinate ``beta`` when not annotated).
-
-    Returns:
-        dict with ``x_img``, ``x_txt``, ``latent``, ``captions``, ``y`` (n,) in 0..K-1, ``cue``, ``bases``.
-    """
-    rng = check_rng(rng)
-    _check_model(sigma_core, sigma_spu, beta, alpha, p_train, q_core, q_spu, q_det)
-    n = check_int("n", n, low=2)
-    K = check_int("n_classes", n_classes, low=2)
-    m = check_int("n_details", n_details, low=0)
-    p_cue = p_train if p_cue is None else check_real("p_cue", p_cue, low=0.0, high=1.0)
-    y = rng.integers(0, K, n)
-    other = (y + rng.integers(1, K, n)) % K  # uniform over the other classes
-    cue = np.where(rng.random(n) < p_cue, y, other)
-    rows = np.arange(n)
-    core, spu = np.zeros((n, K)), np.zeros((n, K))
-    core[rows, y] = beta + sigma_core * rng.standard_normal(n)
-    spu[rows, cue] = alpha + sigma_spu * rng.standard_normal(n)
-    details = detail_std * rng.standard_normal((n, m))
-    named = np.zeros((n, K))
-    named[rows, y] = beta
-    captions = np.column_stack([np.where(rng.random((n, 1)) < q_core, core, named),
-                                np.where(rng.random((n, 1)) < q_spu, spu, 0.0),
-                                np.where(rng.random((n, m)) < q_det, details, 0.0)])
-    latent = np.column_stack([core, spu, details])
-    x_img, x_txt, bases = _embed(latent, captions, check_int("dim", dim, low=1),
-                                 check_real("noise_std", noise_std, low=0.0), rng, bases)
-    return {"x_img": x_img, "x_txt": x_txt, "latent": latent, "captions": captions, "y": y, "cue": cue,
-            "bases": bases}
-
-
-# --- Closed forms P1-P4 (model B, embedding noise ignored) ------------------------------------------------------
 
 def mmcl_weights(sigma_core: float = 2.0, p_train: float = 0.9, q_core: float = 1.0, beta: float = 1.0,
                  alpha: float = 1.0) -> tuple[float, float]:

@@ -483,9 +483,9 @@ def _sharing_data(n: int, rng, *, annotate: bool, shared_in_b: bool = True, n_cl
     named = shared * ((y == 0) & annotate)
     latent = np.column_stack([core, shared, details])
     captions = np.column_stack([core, named, details])
-    from .xue2024 import _embed
+    from ..data.core_spurious import embed_latents
 
-    x_img, x_txt, bases = _embed(latent, captions, dim, noise_std, rng, bases)
+    x_img, x_txt, bases = embed_latents(latent, captions, dim, noise_std, rng, bases)
     return {"x_img": x_img, "x_txt": x_txt, "y": y, "shared": shared, "bases": bases}
 
 
