@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_choice, check_int, check_matrix, check_real, check_rng, check_seeds
+from ..data.pairings import class_paired_modalities
 from ..data.synthetic import spiked_model
 from ..spectral import contrastive_cross_covariance, cross_covariance, sin_theta_distance, truncated_svd
 
@@ -567,59 +568,6 @@ def unpaired_lookup(sweeps: dict, n_unpaired: int, pseudo_pair_rule: str = "glob
 
 
 # --- Real-data proxy of the MNIST <-> Fashion-MNIST experiment (paper §5.3, docs/papers/nakada2023.md) -------------------
-
-def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 100, test_fraction: float = 0.25,
-                            dim: int = 16) -> dict:
-    """Two modalities that share only the class, from the bundled digits.
-
-    Modality A: a digit image reduced to ``dim`` by PCA (the role of the paper's pretrained autoencoder).
-    Modality B: a *different* image of the same class through a fixed random rotation of pixel space and tanh,
-    then PCA. Pairs are formed by class, as the official ``TwoModal`` does: the k-th A of class c with the k-th
-    B of class c.
-
-    Returns:
-        dict with splits ``paired``, ``val``, ``unpaired``, ``test``, each ``{"a": (m, dim), "b": (m, dim),
-        "labels": (m,)}`` (row k of a and b is a same-class pair), float32.
-    """
-    from ..data.digits import load_digit_images, stratified_split
-
-    rng = np.random.default_rng(check_int("seed", seed, low=0))
-    n_pairs, n_val = check_int("n_pairs", n_pairs, low=2), check_int("n_val", n_val, low=1)
-    dim = check_int("dim", dim, low=1, high=64)
-    images, labels = load_digit_images()
-    flat = images.reshape(len(images), -1)
-    rotation = np.linalg.qr(np.random.default_rng(12345).standard_normal((64, 64)))[0]  # fixed across seeds
-    other = np.tanh(2.0 * (flat - 0.5) @ rotation)
-    train, test = stratified_split(labels, test_fraction, seed)
-
-    def pair_by_class(idx):
-        a_rows, b_rows = [], []
-        for c in range(10):
-            members = rng.permutation(idx[labels[idx] == c])
-            partners = np.roll(members, 1)  # a different image of the same class
-            a_rows.append(members)
-            b_rows.append(partners)
-        a_rows, b_rows = np.concatenate(a_rows), np.concatenate(b_rows)
-        order = rng.permutation(len(a_rows))
-        return a_rows[order], b_rows[order]
-
-    def pca_fit(x, k):
-        mean = x.mean(0)
-        vecs = np.linalg.svd(x - mean, full_matrices=False)[2][:k]
-        return lambda z: ((z - mean) @ vecs.T).astype(np.float32)
-
-    proj_a, proj_b = pca_fit(flat[train], dim), pca_fit(other[train], dim)
-    a_tr, b_tr = pair_by_class(train)
-    a_te, b_te = pair_by_class(test)
-    if n_pairs + n_val >= len(a_tr):
-        raise ValueError(f"n_pairs + n_val must be below the {len(a_tr)} training images (the rest is the unpaired "
-                         f"pool; the splits may not overlap), got {n_pairs} + {n_val}")
-    cuts = {"paired": slice(0, n_pairs), "val": slice(n_pairs, n_pairs + n_val), "unpaired": slice(n_pairs + n_val, None)}
-    out = {name: {"a": proj_a(flat[a_tr[sl]]), "b": proj_b(other[b_tr[sl]]), "labels": labels[a_tr[sl]]}
-           for name, sl in cuts.items()}
-    out["test"] = {"a": proj_a(flat[a_te]), "b": proj_b(other[b_te]), "labels": labels[a_te]}
-    return out
-
 
 def _class_retrieval(enc_a, enc_b, split) -> float:
     """For each A item, the class of its most similar B item (cosine) against its own class."""

@@ -22,6 +22,7 @@ import copy
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real, check_seeds
+from ..data.pairings import mnist_digits_modalities
 
 __all__ = ["REAL_RULES", "REAL_PROFILES", "E2_PROFILES", "mnist_digits_modalities", "real_unpaired_study",
            "gain_vs_precision", "noisy_graph_study", "sqrt_d_law", "real_lookup", "crossover"]
@@ -54,78 +55,6 @@ def _one_thread():
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def mnist_digits_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 100, n_test_per_class: int = 40,
-                            pool: str = "matched", dim: int = 16) -> dict:
-    """Class-paired MNIST-5k (A) and scikit-learn digits (B), split into paired / validation / unpaired / test.
-
-    Args:
-        seed: split seed.
-        n_pairs, n_val: paired and validation pairs (multiples of 10, equal per class).
-        n_test_per_class: test pairs per class.
-        pool: ``"matched"`` (the A pool as large as the B pool) or ``"large"`` (every remaining MNIST image).
-        dim: PCA dimension of each modality (fitted on the modality's non-test images).
-
-    Returns:
-        dict with ``paired``, ``val``, ``test`` (each ``{"a", "b", "labels"}``, row k of a and b a same-class pair)
-        and ``unpaired``: ``{"a", "a_labels", "b", "b_labels"}`` (two pools; labels only for measuring precision
-        and for the oracle), float32 features.
-    """
-    from ..data.digits import load_digit_images
-    from ..data.mnist import load_mnist5k
-
-    seed = check_int("seed", seed, low=0)
-    n_pairs = check_int("n_pairs", n_pairs, low=10)
-    n_val = check_int("n_val", n_val, low=10)
-    for name, n in (("n_pairs", n_pairs), ("n_val", n_val)):
-        if n % _N_CLASSES:
-            raise ValueError(f"{name} must be a multiple of 10 (equal pairs per class), got {n}")
-    n_test_per_class = check_int("n_test_per_class", n_test_per_class, low=1)
-    check_choice("pool", pool, ("matched", "large"))
-    dim = check_int("dim", dim, low=1, high=64)
-    xa, ya = load_mnist5k()
-    xb, yb = load_digit_images()
-    xa, xb = np.asarray(xa, dtype=float).reshape(len(xa), -1), np.asarray(xb, dtype=float).reshape(len(xb), -1)
-    rng = np.random.default_rng(seed)
-    per_pair, per_val = n_pairs // _N_CLASSES, n_val // _N_CLASSES
-    smallest = min(int(np.sum(yb == c)) for c in range(_N_CLASSES))
-    if per_pair + per_val + n_test_per_class >= smallest:
-        raise ValueError(f"n_pairs/10 + n_val/10 + n_test_per_class must stay below {smallest} (the smallest digits "
-                         f"class), got {per_pair + per_val + n_test_per_class}: the unpaired pool would be empty")
-    idx = {k: {"a": [], "b": []} for k in ("paired", "val", "test", "unpaired")}
-    for c in range(_N_CLASSES):
-        a_c, b_c = rng.permutation(np.flatnonzero(ya == c)), rng.permutation(np.flatnonzero(yb == c))
-        cuts = np.cumsum([per_pair, per_val, n_test_per_class])
-        for side, members in (("a", a_c), ("b", b_c)):
-            parts = np.split(members, cuts)
-            for name, part in zip(("paired", "val", "test"), parts[:3]):
-                idx[name][side].append(part)
-            rest = parts[3]
-            idx["unpaired"][side].append(rest)
-    b_pool = sum(len(r) for r in idx["unpaired"]["b"])
-    a_rest = np.concatenate(idx["unpaired"]["a"])
-    a_rest = rng.permutation(a_rest)
-    if pool == "matched":
-        a_rest = a_rest[:b_pool]
-    non_test_a = np.concatenate([np.concatenate(idx[k]["a"]) for k in ("paired", "val")] + [a_rest])
-    non_test_b = np.concatenate([np.concatenate(idx[k]["b"]) for k in ("paired", "val", "unpaired")])
-
-    def pca(x, fit_rows):
-        mean = x[fit_rows].mean(0)
-        vecs = np.linalg.svd(x[fit_rows] - mean, full_matrices=False)[2][:dim]
-        scale = np.sqrt(((x[fit_rows] - mean) @ vecs.T).var(0).sum())
-        return lambda rows: (((x[rows] - mean) @ vecs.T) / scale).astype(np.float32)
-
-    pa, pb = pca(xa, non_test_a), pca(xb, non_test_b)
-    out = {}
-    for name in ("paired", "val", "test"):
-        a_rows, b_rows = np.concatenate(idx[name]["a"]), np.concatenate(idx[name]["b"])  # k-th of class c <-> k-th
-        order = rng.permutation(len(a_rows))
-        out[name] = {"a": pa(a_rows[order]), "b": pb(b_rows[order]), "labels": ya[a_rows[order]]}
-    b_rows = rng.permutation(np.concatenate(idx["unpaired"]["b"]))
-    out["unpaired"] = {"a": pa(a_rest), "a_labels": ya[a_rest], "b": pb(b_rows), "b_labels": yb[b_rows]}
-    return out
 
 
 def _towers(seed: int):
