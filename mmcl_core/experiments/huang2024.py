@@ -5,7 +5,8 @@ Two-patch data ``x = [y mu, xi]`` (image) and ``x~ = [y mu~, xi~]`` (text, ``||m
 independent noises); one-hidden-layer ReLU encoders with weights shared across the two patches; the stop-gradient
 InfoNCE of the paper (negatives of the opposite label); full-batch gradient descent (docs/papers/huang2024.md).
 
-Every GD update lies in span{mu, xi_1..xi_n} (the augmented noise enters only through stop-gradient factors), so the
+The data (:func:`draw_grams`) live in :mod:`mmcl_core.data.two_patch`, re-exported here. Every GD update lies in
+span{mu, xi_1..xi_n} (the augmented noise enters only through stop-gradient factors), so the
 weights are exactly ``w_r = w_r(0) + gamma_r mu/||mu||^2 + sum_i rho_ri xi_i/||xi_i||^2`` (the paper's signal-noise
 decomposition, Eq. 11) and training needs only Gram matrices of the drawn vectors. Many models (seeds x settings) are
 simulated at once as one batched tensor program; :func:`train_direct` is the d-dimensional autograd version used to
@@ -19,6 +20,8 @@ import time
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real
+from ..data.two_patch import MODES, NU_DIRECTIONS, SAMPLERS, draw_grams
+from ..probes import batched_logistic_probe as probe_accuracy
 
 __all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1", "PHASE_VERSION", "n_snr2",
            "mu_norm_for", "stage1_theory", "draw_grams", "train_batched", "train_direct", "probe_accuracy", "figure1",
@@ -26,11 +29,8 @@ __all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1
            "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table", "colored_digits_summary",
            "CMNIST_METHODS", "colored_mnist_table", "colored_mnist_summary"]
 
-MODES = ("single", "multi")
 NEGATIVES = ("opposite", "all")
-NU_DIRECTIONS = ("parallel", "orthogonal")
 PROBES = ("ood", "train")
-SAMPLERS = ("vectors", "lowdim")
 FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0, c_mu=3.0, noise_std=1.0,
                aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the reference runs
 
@@ -68,155 +68,6 @@ def stage1_theory(*, d: int, n: int, m: int, lr: float, mu_norm: float, c_mu: fl
             "multi_noise_rate": float(np.log1p(1.06 * noise_step)),
             "t1_single": float(np.log(20 / (init_std * noise_std * np.sqrt(d))) / np.log1p(0.96 * noise_step)),
             "t1_multi": float(np.log(20 / (init_std * mu_norm)) / np.log1p(0.48 * c_mu * eta * mu_norm ** 2 / (m * tau)))}
-
-
-def _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std):
-    check_int("d", d, low=2)
-    check_int("n", n, low=4)
-    check_int("m", m, low=1)
-    check_int("n_test", n_test, low=2)
-    check_real("mu_norm", mu_norm, low=0.0, low_open=True)
-    check_real("c_mu", c_mu, low=0.0, low_open=True)
-    check_real("noise_std", noise_std, low=0.0, low_open=True)
-    check_real("aug_std", aug_std, low=0.0)
-    check_real("nu_norm", nu_norm, low=0.0, low_open=True)
-    check_real("init_std", init_std, low=0.0, low_open=True)
-
-
-def _side(W0, Xi, mu, extra):
-    """Query Grams of one encoder side of one model from its initial weights ``W0`` (m, D) and noise ``Xi`` (n, D).
-
-    For each set of query vectors V (rows) returns ``(W0 V^T (m, k), mu.V/||mu||^2 (k,), Xi V^T/||xi||^2 (n, k))``
-    so that ``<w_r(t), v> = A0 + gamma_r a + rho_r X``. D is d (the vectors themselves) or the low-dimensional
-    representation of :func:`_lowdim_basis`, which has the same inner products.
-    """
-    xi_sq = (Xi ** 2).sum(1)
-    mu_sq = float(mu @ mu)
-
-    def queries(V):
-        return W0 @ V.T, (V @ mu) / mu_sq, (Xi @ V.T) / xi_sq[:, None]
-
-    out = {"mu": queries(mu[None]), "xi": queries(Xi), "xi_sq": xi_sq, "mu_sq": mu_sq, "W0": W0, "Xi": Xi}
-    for name, make in extra.items():
-        V = make(Xi)
-        out[name] = queries(V)
-        out[name + "_vectors"] = V
-    return out
-
-
-_EXPLICIT = 3  # explicit coordinates of the low-dimensional representation: e1 (mu), e2 (mu~), e3 (nu's other part)
-
-
-def _lowdim_basis(rng, d, n, m, noise_std, init_std):
-    """Initial weights and noise patches of one side in a (3 + m + n)-dimensional representation, exact in law.
-
-    Every vector keeps its first three coordinates (where mu, mu~ and nu live). The other d - 3 coordinates of the
-    m + n isotropic Gaussian rows [W0; Xi] are Z = T Q (the LQ decomposition of a Gaussian matrix: Bartlett's T is
-    lower triangular with chi-distributed diagonal, Q is Haar and independent of T), so representing row i by
-    (its 3 explicit coordinates, row i of diag(std) T) preserves every inner product among the rows and with mu, nu.
-    An independent isotropic Gaussian vector z with standard deviation s is then (3 normals, s Q z), and Q z is
-    N(0, I): its inner products with the rows are exact too (inner products between two such z are not, and are
-    never used). Cost O((m + n)^3) instead of O((m + n) d) per model.
-    """
-    import torch
-
-    k = m + n
-    if d - _EXPLICIT < k:
-        raise ValueError(f"sampler='lowdim' needs d >= m + n + {_EXPLICIT}, got d={d}, m + n={k}")
-    std = np.concatenate([np.full(m, init_std), np.full(n, noise_std)])
-    T = np.tril(rng.standard_normal((k, k)), -1)
-    T[np.diag_indices(k)] = np.sqrt(rng.chisquare(d - _EXPLICIT - np.arange(k)))
-    rows = torch.from_numpy(np.concatenate([rng.standard_normal((k, _EXPLICIT)), T], axis=1) * std[:, None])
-
-    def isotropic(count, s):  # independent N(0, s^2 I_d) vectors, represented
-        return torch.from_numpy(s * rng.standard_normal((count, _EXPLICIT + k)))
-
-    return rows[:m], rows[m:], isotropic
-
-
-def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m: int = 50, n_test: int = 200,
-               mu_norm: float = 5.0, c_mu: float = 3.0, noise_std: float = 1.0, aug_std: float = 0.1,
-               nu_norm: float = 2.0, nu_direction: str = "parallel", init_std: float = 0.01,
-               sampler: str = "vectors", keep_vectors: bool = False) -> dict:
-    """Draw one model's data and initial weights; return everything training needs as Gram blocks.
-
-    ``mu = mu_norm e_1``, ``mu~ = c_mu mu_norm e_2``; labels y_i uniform in {-1, +1}; one augmented noise patch
-    ``xi_i + eps_i`` per sample (single mode, as in Eq. 7); OOD test signal ``nu`` parallel to ``mu`` (the paper's
-    experiment) or a random direction, nearly orthogonal to ``mu`` (its theory); 2 x n_test OOD test points (a probe
-    half and an evaluation half).
-
-    Args:
-        sampler: ``"vectors"`` draws the d-dimensional vectors and multiplies them (O((m + n + n_test)(m + n) d)
-            per model); ``"lowdim"`` draws the same Gram blocks, with the same joint law, in a (3 + m + n)-dimensional
-            representation (Bartlett decomposition, :func:`_lowdim_basis`): far cheaper at the Figure-1 size, but a
-            different random stream. It needs d >= m + n + 3.
-        keep_vectors: also keep the vectors (``"vectors"`` sampler only), for the direct-simulation checks.
-
-    Returns:
-        dict of float64 torch tensors.
-    """
-    import torch
-
-    check_choice("mode", mode, MODES)
-    check_choice("nu_direction", nu_direction, NU_DIRECTIONS)
-    check_choice("sampler", sampler, SAMPLERS)
-    _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std)
-    if keep_vectors and sampler != "vectors":
-        raise ValueError("keep_vectors needs sampler='vectors'")
-    seed = check_int("seed", seed, low=0)
-    gen = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 2, (n,), generator=gen).double() * 2 - 1
-    y_test = torch.randint(0, 2, (2 * n_test,), generator=gen).double() * 2 - 1
-    if sampler == "vectors":
-        dim = d
-
-        def basis():
-            return (init_std * torch.randn(m, d, generator=gen, dtype=torch.float64),
-                    noise_std * torch.randn(n, d, generator=gen, dtype=torch.float64))
-
-        def isotropic(count, s):
-            return s * torch.randn(count, d, generator=gen, dtype=torch.float64)
-
-        def unit_direction():
-            v = torch.randn(d, generator=gen, dtype=torch.float64)
-            return v / v.norm()
-    else:
-        rng = np.random.default_rng([seed, 1])
-        dim = _EXPLICIT + m + n
-        current = []
-
-        def basis():
-            W0, Xi, iso = _lowdim_basis(rng, d, n, m, noise_std, init_std)
-            current[:] = [iso]
-            return W0, Xi
-
-        def isotropic(count, s):
-            return current[0](count, s)
-
-        def unit_direction():  # a uniform direction, rotated about e1 into span{e1, e3}: the same law for every query
-            v = torch.zeros(dim, dtype=torch.float64)
-            v[0], v[2] = rng.standard_normal(), np.sqrt(rng.chisquare(d - 1))
-            return v / v.norm()
-    mu = torch.zeros(dim, dtype=torch.float64)
-    mu[0] = mu_norm
-    nu = mu * (nu_norm / mu_norm) if nu_direction == "parallel" else nu_norm * unit_direction()
-    extra = {"nu": lambda Xi: nu[None], "zeta": lambda Xi: isotropic(2 * n_test, noise_std)}
-    if mode == "single":
-        extra["aug"] = lambda Xi: Xi + isotropic(n, aug_std)
-    img = _side(*basis(), mu, extra)
-    out = {"y": y, "y_test": y_test, "image": img}
-    if mode == "multi":
-        mu_t = torch.zeros(dim, dtype=torch.float64)
-        mu_t[1] = c_mu * mu_norm
-        out["text"] = _side(*basis(), mu_t, {})
-        out["text"]["mu_vector"] = mu_t
-    img["mu_vector"] = mu
-    if not keep_vectors:
-        for side in ("image", "text"):
-            if side in out:
-                for key in [k for k in out[side] if k.endswith("_vectors") or k in ("W0", "Xi")]:
-                    del out[side][key]
-    return out
 
 
 def _stack(draws, side, key):
@@ -384,45 +235,6 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
             "ood_accuracy": np.stack(ood, 1), "sign_flips": ((torch.sign(P) != sign0) & covered).sum(1).cpu().numpy(),
             "inactive_memorised": ((rho != 0) & inactive0).sum((1, 2)).cpu().numpy(),
             "gamma": gamma.cpu().numpy(), "rho": rho.cpu().numpy(), "seconds": time.perf_counter() - start}
-
-
-def probe_accuracy(feats_fit, y_fit, feats_eval, y_eval, *, C: float = 1.0, iterations: int = 25) -> np.ndarray:
-    """Per model: an L2-regularised logistic-regression probe fitted on one set of features, accuracy on another.
-
-    Every model's probe is fitted at once by Newton's method on the objective of scikit-learn's
-    ``LogisticRegression(C=C)`` (unpenalised intercept) — a batched solver, checked against scikit-learn in the tests.
-    Features are standardised with the fit set's statistics.
-
-    Args:
-        feats_fit, feats_eval: (B, k, m) features; y_fit, y_eval: (B, k) labels in {-1, +1}.
-
-    Returns:
-        (B,) accuracies.
-    """
-    import torch
-
-    X = torch.as_tensor(feats_fit, dtype=torch.float64)
-    Xe = torch.as_tensor(feats_eval, dtype=torch.float64, device=X.device)
-    t = torch.as_tensor(y_fit, dtype=torch.float64, device=X.device)
-    te = torch.as_tensor(y_eval, dtype=torch.float64, device=X.device)
-    mean, std = X.mean(1, keepdim=True), X.std(1, unbiased=False, keepdim=True) + 1e-12
-    X, Xe = (X - mean) / std, (Xe - mean) / std
-    ones = torch.ones(*X.shape[:2], 1, dtype=X.dtype, device=X.device)
-    Z = torch.cat([X, ones], 2)  # (B, k, m + 1): the last weight is the intercept
-    B, k, p = Z.shape
-    w = torch.zeros(B, p, dtype=X.dtype, device=X.device)
-    reg = torch.eye(p, dtype=X.dtype, device=X.device) / C
-    reg[-1, -1] = 0.0
-    for _ in range(check_int("iterations", iterations, low=1)):
-        margin = t * (Z @ w[:, :, None])[:, :, 0]
-        prob = torch.sigmoid(-margin)  # d/dmargin of log(1 + exp(-margin)) is -prob
-        grad = w @ reg - (Z * (t * prob)[:, :, None]).sum(1)
-        hess = reg + Z.transpose(1, 2) @ (Z * (prob * (1 - prob))[:, :, None]) + 1e-10 * torch.eye(p, dtype=X.dtype,
-                                                                                                  device=X.device)
-        w = w - torch.linalg.solve(hess, grad[:, :, None])[:, :, 0]
-    Ze = torch.cat([Xe, torch.ones(*Xe.shape[:2], 1, dtype=X.dtype, device=X.device)], 2)
-    pred = torch.where((Ze @ w[:, :, None])[:, :, 0] >= 0, 1.0, -1.0)
-    return (pred == te).double().mean(1).cpu().numpy()
 
 
 def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: int = 20, temperature: float = 0.1,
