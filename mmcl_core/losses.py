@@ -33,6 +33,7 @@ __all__ = [
     "clip_loss_batched",
     "nt_xent_loss_batched",
     "clip_loss_from_logits",
+    "graph_infonce_from_logits",
     "spectral_contrastive_loss",
     "linear_mmcl_loss",
     "LearnableTemperature",
@@ -235,6 +236,29 @@ def clip_loss_from_logits(logits: torch.Tensor, positive_sum: torch.Tensor | Non
                          f"{tuple(getattr(positive_sum, 'shape', ()))}")
     b = logits.shape[1]
     return (logits.logsumexp(2).sum(1) + logits.logsumexp(1).sum(1) - 2 * positive_sum) / (2 * b)
+
+
+def graph_infonce_from_logits(logits: torch.Tensor, graph: torch.Tensor) -> torch.Tensor:
+    """Multi-positive InfoNCE of S models whose positive pairs are the edges of a bipartite graph (Nakada et al.'s
+    noisy-graph experiment, docs/papers/nakada2023.md).
+
+    Per model: ``-(sum_ij G_ij log softmax_row(logits)_ij + sum_ij G_ij log softmax_col(logits)_ij) / sum_ij G_ij``
+    (the sum over edges, at least 1). With ``G = I`` it is twice :func:`clip_loss_from_logits`.
+
+    Args:
+        logits: (S, A, B) similarities already divided by the temperature.
+        graph: (S, A, B) non-negative edge weights (a 0/1 adjacency per model).
+
+    Returns:
+        (S,) tensor.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 3:
+        raise ValueError(f"logits must be an (S, A, B) tensor, got shape {tuple(getattr(logits, 'shape', ()))}")
+    if not isinstance(graph, torch.Tensor) or graph.shape != logits.shape:
+        raise ValueError(f"graph must be a tensor of the logits' shape {tuple(logits.shape)}, got "
+                         f"{tuple(getattr(graph, 'shape', ()))}")
+    edges = graph.sum((1, 2)).clamp_min(1.0)
+    return -((graph * logits.log_softmax(2)).sum((1, 2)) + (graph * logits.log_softmax(1)).sum((1, 2))) / edges
 
 
 def spectral_contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:

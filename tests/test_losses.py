@@ -263,3 +263,17 @@ def test_clip_loss_from_logits_is_clip_loss_batched_and_takes_pseudo_pair_sums()
         clip_loss_from_logits(torch.zeros(3, 4, 5))
     with pytest.raises(ValueError, match="positive_sum"):
         clip_loss_from_logits(logits, positive_sum=torch.zeros(2))
+
+
+def test_graph_infonce_from_logits_is_twice_clip_on_the_identity_graph_and_spreads_over_edges():
+    from mmcl_core.losses import clip_loss_from_logits, graph_infonce_from_logits
+
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 5, 5, generator=g, dtype=torch.float64)
+    eye = torch.eye(5, dtype=torch.float64).expand(2, -1, -1)
+    assert torch.allclose(graph_infonce_from_logits(logits, eye), 2 * clip_loss_from_logits(logits), atol=1e-12)
+    full = torch.ones(2, 5, 5, dtype=torch.float64)  # every pair a positive: the loss is log 5 per direction
+    assert torch.allclose(graph_infonce_from_logits(torch.zeros_like(logits), full),
+                          torch.full((2,), 2 * math.log(5), dtype=torch.float64))
+    with pytest.raises(ValueError, match="graph"):
+        graph_infonce_from_logits(logits, eye[:, :4])

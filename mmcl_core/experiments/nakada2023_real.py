@@ -404,6 +404,7 @@ def _graph_fit(data: dict, adjacencies: np.ndarray, epochs: int, seed: int) -> n
     import torch
     import torch.nn.functional as F
 
+    from ..losses import graph_infonce_from_logits
     from ..train import StackedMLP
 
     G = len(adjacencies)
@@ -413,10 +414,9 @@ def _graph_fit(data: dict, adjacencies: np.ndarray, epochs: int, seed: int) -> n
     a = torch.as_tensor(data["a"]).expand(G, -1, -1)
     b = torch.as_tensor(data["b"]).expand(G, -1, -1)
     T = torch.as_tensor(adjacencies, dtype=torch.float32)
-    edges = T.sum((1, 2)).clamp_min(1.0)
     for _ in range(epochs):
         lg = F.normalize(ta(a), dim=2) @ F.normalize(tb(b), dim=2).transpose(1, 2) / 0.1
-        per_graph = -((T * lg.log_softmax(2)).sum((1, 2)) + (T * lg.log_softmax(1)).sum((1, 2))) / edges
+        per_graph = graph_infonce_from_logits(lg, T)
         opt.zero_grad(set_to_none=True)
         per_graph.sum().backward()
         opt.step()
