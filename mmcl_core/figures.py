@@ -306,13 +306,17 @@ def plot_bound_scatter(result: dict):
     return fig
 
 
-def plot_curves(curves: dict, *, xlabel: str, ylabel: str, title: str, logy: bool = False, reference=None):
-    """Several curves: name -> (x, y); optional horizontal reference (value, label)."""
+def plot_curves(curves: dict, *, xlabel: str, ylabel: str, title: str, logy: bool = False, reference=None,
+                markers: bool = False):
+    """Several curves: name -> (x, y); optional horizontal reference (value, label). ``markers=True`` gives each
+    curve its own marker and line style, so curves that coincide (e.g. two probe errors of 0) stay visible."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.5), constrained_layout=True)
-    for name, (x, y) in curves.items():
-        ax.plot(x, y, "-", label=name)
+    for i, (name, (x, y)) in enumerate(curves.items()):
+        style = dict(marker="osD^v"[i % 5], ms=7 - 1.5 * (i % 4), ls=("-", "--", ":", "-.")[i % 4]) if markers \
+            else dict(ls="-")
+        ax.plot(x, y, label=name, **style)
     if reference is not None:
         ax.axhline(reference[0], color="grey", ls=":", label=reference[1])
     if logy:
@@ -451,6 +455,9 @@ def plot_svd_steps(result: dict):
     fig, (ax, ax_b) = plt.subplots(1, 2, figsize=(10, 3.5), gridspec_kw={"wspace": 0.3})
     ax.semilogy(result["step_norms"] + 1e-18, label=f"η = {result['eta']:g}")
     ax.semilogy(result["full_step_norms"] + 1e-18, "--", label=f"full step η = 1/ρ = {1 / result['rho']:g}")
+    if "full_two_step_norms" in result:  # a flat one-step norm with a vanishing two-step norm is a 2-cycle
+        ax.semilogy(result["full_two_step_norms"] + 1e-18, ":", color="tab:orange",
+                    label="full step, ‖M_{t+1} − M_{t−1}‖: a 2-cycle")
     ax.yaxis.set_major_locator(LogLocator(numticks=6))  # after semilogy, which installs its own locator
     ax.yaxis.set_minor_locator(NullLocator())  # minor log ticks were half the redraw time
     ax.set_xlabel("step")

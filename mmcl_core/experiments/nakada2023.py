@@ -103,22 +103,24 @@ def projected_gd_clip(X, Y, rank: int, rho: float = 1.0, temperature: float = 0.
     cross-covariance (Nakada et al. 2023, docs/papers/nakada2023.md). Small ``eta rho`` converges; the full step can oscillate.
 
     Returns:
-        dict with ``M``, ``step_norms`` (steps,) ||M_{t+1} - M_t||, ``objective`` (steps,), ``converged``
+        dict with ``M``, ``step_norms`` (steps,) ||M_{t+1} - M_t||, ``two_step_norms`` (steps,) ||M_{t+1} - M_{t-1}||
+        (nan at the first step; near 0 while the step norm is not: a 2-cycle), ``objective`` (steps,), ``converged``
         (last step norm below 1e-10 relative).
     """
     rho = check_real("rho", rho, low=0.0, low_open=True)
     eta = check_real("eta", eta, low=0.0, low_open=True)
     X, Y = np.asarray(X, float), np.asarray(Y, float)
     M = np.zeros((X.shape[1], Y.shape[1])) if M0 is None else np.asarray(M0, float).copy()
-    norms, objective = [], []
+    norms, two_step, objective, previous = [], [], [], None
     for _ in range(check_int("steps", steps, low=1)):
         U, s, Vt = truncated_svd((1 - eta * rho) * M + eta * contrastive_cross_covariance(X, Y, M, temperature), rank)
         M_new = (U * s) @ Vt
         norms.append(float(np.linalg.norm(M_new - M)))
-        M = M_new
+        two_step.append(float(np.linalg.norm(M_new - previous)) if previous is not None else np.nan)
+        previous, M = M, M_new
         objective.append(clip_objective(X, Y, M, temperature, rho))
     scale = max(np.linalg.norm(M), 1e-300)
-    return {"M": M, "step_norms": np.array(norms), "objective": np.array(objective),
+    return {"M": M, "step_norms": np.array(norms), "two_step_norms": np.array(two_step), "objective": np.array(objective),
             "converged": bool(norms[-1] <= 1e-10 * scale)}
 
 
@@ -284,7 +286,8 @@ def svd_step_panel(temperature: float = 0.5, eta: float = 0.1, rho: float = 1.0,
     """The widget's iterated-SVD panel: step norms of ``M <- SVD_r((1 - eta rho) M + eta S(beta))``.
 
     Returns:
-        dict with ``step_norms`` (steps,), ``full_step_norms`` (the eta = 1/rho run), ``beta`` (n, n) at the last
+        dict with ``step_norms`` (steps,), ``full_step_norms`` and ``full_two_step_norms`` (the eta = 1/rho run: one-
+        and two-step differences), ``beta`` (n, n) at the last
         iterate, ``singular_values`` of S(beta) there, ``converged``, and the inputs.
     """
     rng = np.random.default_rng(check_int("seed", seed, low=0))
@@ -292,7 +295,8 @@ def svd_step_panel(temperature: float = 0.5, eta: float = 0.1, rho: float = 1.0,
     run = projected_gd_clip(data["X"], data["Y"], rank, rho=rho, temperature=temperature, eta=eta, steps=steps)
     full = projected_gd_clip(data["X"], data["Y"], rank, rho=rho, temperature=temperature, eta=1.0 / rho, steps=steps)
     S, beta = contrastive_cross_covariance(data["X"], data["Y"], run["M"], temperature, return_weights=True)
-    return {"step_norms": run["step_norms"], "full_step_norms": full["step_norms"], "beta": beta,
+    return {"step_norms": run["step_norms"], "full_step_norms": full["step_norms"],
+            "full_two_step_norms": full["two_step_norms"], "beta": beta,
             "singular_values": np.linalg.svd(S, compute_uv=False), "converged": run["converged"],
             "temperature": temperature, "eta": eta, "rho": rho, "rank": rank}
 
