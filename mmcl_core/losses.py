@@ -178,13 +178,10 @@ def nt_xent_loss(z_1: torch.Tensor, z_2: torch.Tensor, temperature=0.5, *, norma
 
 def _check_batched(name_a: str, z_a, name_b: str, z_b, temperature):
     """Checks of the batched losses: two (S, N, k) floating tensors of one shape, finite; returns the temperature."""
-    for name, z in ((name_a, z_a), (name_b, z_b)):
-        if not isinstance(z, torch.Tensor) or z.ndim != 3:
-            raise ValueError(f"{name} must be an (S, N, k) tensor, got shape {tuple(getattr(z, 'shape', ()))}")
+    z_a, z_b = _check_tensors({name_a: z_a, name_b: z_b}, ndim=3)  # S >= 1 models, N >= 1 rows, k >= 1 columns
     if z_a.shape != z_b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(z_a.shape)} and "
                          f"{tuple(z_b.shape)}")
-    z_a, z_b = _check_tensors({name_a: z_a, name_b: z_b}, ndim=3)  # S >= 1 models, N >= 1 rows, k >= 1 columns
     return z_a, z_b, _positive("temperature", temperature)
 
 

@@ -352,11 +352,9 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
     import torch
 
     from ..models import make_tower
-    from ..resampling import METHODS, resampled_nt_xent
+    from ..resampling import DEFAULT_RATIOS, METHODS, resampled_nt_xent
     from ..train import train_contrastive
     from .real_data import digit_pairs, evaluate_tower
-
-    from ..resampling import DEFAULT_RATIOS
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
