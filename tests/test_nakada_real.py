@@ -43,10 +43,20 @@ def test_coclustering_recovers_a_lightly_noised_class_graph():
     assert (denoised == truth).mean() > 0.95
 
 
+def test_coclustering_needs_k_minus_1_singular_vectors_at_high_flip_rates():
+    """At p = 0.3 on the E2 graph (50 per class), the released recipe's k - 1 vectors recover the classes; the
+    ceil(log2 k) = 4 of Dhillon's original recipe merge some of them."""
+    study = real.coclustering_precision(flips=(0.3,), seeds=(0, 1), n_vectors=(4, 9))
+    assert study["precision"].shape == (2, 2, 1)
+    assert np.all(study["precision"][:, 1] > 0.95) and np.all(study["precision"][:, 0] < 0.85), study["precision"]
+
+
 @pytest.mark.parametrize("call, name", [
     (lambda: nakada.class_paired_modalities(n_pairs=-1), "n_pairs"),
     (lambda: nakada.class_paired_modalities(n_pairs=1000, n_val=500), "n_pairs"),
     (lambda: real.mnist_digits_modalities(n_pairs=15), "n_pairs"),
+    (lambda: real.noisy_graph_study((0,), flips=(0.1,), n_vectors=0), "n_vectors"),
+    (lambda: real.coclustering_precision(flips=(0.7,)), "flip"),
     (lambda: real.mnist_digits_modalities(n_pairs=1800), "n_pairs"),
     (lambda: real.mnist_digits_modalities(pool="huge"), "pool"),
     (lambda: real.real_unpaired_study((0,), rule="magic"), "rule"),

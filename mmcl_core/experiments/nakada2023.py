@@ -765,9 +765,10 @@ def _semi_supervised_runs(seed: int, pair_rules: tuple, *, paired_epochs: int = 
 
 # The two-dataset experiments (MNIST-5k <-> digits: unpaired data, pseudo-pair precision, the noisy class graph)
 # and the sqrt(d) law live in nakada2023_real; they are part of this paper's API.
-from .nakada2023_real import (E2_PROFILES, REAL_PROFILES, REAL_RULES, crossover, gain_vs_precision,  # noqa: E402
-                              mnist_digits_modalities, noisy_graph_study, real_lookup, real_unpaired_study,
-                              sqrt_d_law)
+from .nakada2023_real import (E2_PROFILES, REAL_PROFILES, REAL_RULES, coclustering_precision,  # noqa: E402
+                              crossover, detection_threshold, gain_vs_precision, mnist_digits_modalities, noisy_graph_study, real_lookup,
+                              real_unpaired_study, sqrt_d_law)
 
-__all__ += ["E2_PROFILES", "REAL_PROFILES", "REAL_RULES", "crossover", "gain_vs_precision", "mnist_digits_modalities",
-            "noisy_graph_study", "real_lookup", "real_unpaired_study", "sqrt_d_law"]
+__all__ += ["E2_PROFILES", "REAL_PROFILES", "REAL_RULES", "coclustering_precision", "crossover", "detection_threshold",
+            "gain_vs_precision",
+            "mnist_digits_modalities", "noisy_graph_study", "real_lookup", "real_unpaired_study", "sqrt_d_law"]
