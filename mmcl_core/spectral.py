@@ -26,6 +26,7 @@ __all__ = [
     "clip_weights",
     "contrastive_cross_covariance",
     "truncated_svd",
+    "linear_mmcl",
     "sin_theta_distance",
     "principal_angles",
 ]
@@ -208,6 +209,17 @@ def truncated_svd(A: Any, r: int):
     r = check_int("r", r, low=1, high=min(A.shape))
     U, s, Vt = scipy.linalg.svd(A, full_matrices=False)
     return U[:, :r], s[:r], Vt[:r]
+
+
+def linear_mmcl(X: Any, Y: Any, rank: int | None = None, rho: float = 1.0) -> np.ndarray:
+    """The minimiser of the linear MMCL loss ``-tr(M^T S) + (rho/2) ||M||_F^2`` over rank <= ``rank``:
+    ``M = SVD_rank(S) / rho`` with S the sample cross-covariance of X (n, d1) and Y (n, d2) (Eckart-Young). The
+    encoders are any factorisation ``M = G1^T G2``. ``rank=None``: full rank."""
+    S = cross_covariance(X, Y)
+    S = _to_numpy(S)
+    rank = min(S.shape) if rank is None else check_int("rank", rank, low=1, high=min(S.shape))
+    U, s, Vt = truncated_svd(S, rank)
+    return (U * s) @ Vt / check_real("rho", rho, low=0.0, low_open=True)
 
 
 def _orthonormal_basis(name: str, B: Any) -> np.ndarray:

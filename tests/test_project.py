@@ -34,7 +34,8 @@ def _names(requirements):
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _names(project["dependencies"]) | _names(project["optional-dependencies"]["dev"])
+    extras = project["optional-dependencies"]
+    wanted = (_names(project["dependencies"]) | _names(extras["dev"]) | _names(extras["site"])) - {project["name"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert env["channels"][0] == "conda-forge" and "defaults" not in env["channels"]
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
@@ -76,3 +77,47 @@ def test_license_and_citation_name_the_project_and_the_four_papers():
     assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT"
     titles = [r["title"] for r in cff["references"]]
     assert len(titles) == 4 and all(r["authors"] and r["year"] for r in cff["references"])
+
+
+def _internal_imports() -> dict:
+    """module -> the mmcl_core modules it imports (relative imports, anywhere in the file) and the top-level
+    packages it imports."""
+    import ast
+
+    graph = {}
+    for path in sorted((ROOT / "mmcl_core").rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        package = parts[:-1] if path.name != "__init__.py" else parts[:-1]
+        name = ".".join(parts if path.name != "__init__.py" else parts[:-1])
+        internal, external = set(), set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[: len(package) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                if node.module is None:  # from . import a, b
+                    internal.update(f"{target}.{alias.name}" for alias in node.names)
+                else:
+                    internal.add(target)
+            elif isinstance(node, ast.Import):
+                external.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                external.add(node.module.split(".")[0])
+        graph[name] = (internal, external)
+    return graph
+
+
+def test_imports_flow_one_way_and_no_two_modules_import_each_other():
+    """ARCHITECTURE.md: the core rooms never import drawing, widgets, papermill, the CLI or a paper module; no import
+    cycle between two modules."""
+    graph = _internal_imports()
+    core = ("losses", "spectral", "graphs", "data", "models", "train", "probes", "resampling")
+    for name, (internal, external) in graph.items():
+        room = name.split(".")[1] if "." in name else ""
+        if room in core:
+            assert not external & {"matplotlib", "ipywidgets", "papermill"}, (name, external)
+            assert not any(t.startswith(("mmcl_core.experiments", "mmcl_core.cli", "mmcl_core.figures"))
+                           for t in internal), (name, internal)
+    for name, (internal, _) in graph.items():
+        for target in internal:
+            if target in graph and target != name:
+                assert name not in graph[target][0], f"{name} and {target} import each other"

@@ -17,7 +17,7 @@ from scipy.special import ndtr
 from .._checks import check_choice, check_int, check_real
 from ..data.core_spurious import binary_model, k_class_model
 from ..data.core_spurious import check_model as _check_model
-from ..spectral import cross_covariance, truncated_svd
+from ..spectral import linear_mmcl
 
 __all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "binary_model", "k_class_model",
            "mmcl_weights", "supervised_weights", "linear_accuracy", "closed_form", "fit_mmcl", "fit_supervised",
@@ -105,15 +105,9 @@ def closed_form(method: str = "mmcl", sigma_core: float = 2.0, p_train: float = 
 # --- Finite-sample fits -----------------------------------------------------------------------------------------
 
 def fit_mmcl(x_img, x_txt, rank: int | None = None, rho: float = 1.0) -> np.ndarray:
-    """Linear-loss MMCL: ``M = SVD_rank(S) / rho`` of the sample image-text cross-covariance S (d_I x d_T).
-
-    The linear loss ``-tr(M^T S) + rho/2 ||M||_F^2`` over rank <= p is minimised there (Eckart-Young); the encoders
-    are any factorisation ``M = W_I^T W_T``.
-    """
-    S = cross_covariance(x_img, x_txt)
-    rank = min(S.shape) if rank is None else check_int("rank", rank, low=1, high=min(S.shape))
-    U, s, Vt = truncated_svd(S, rank)
-    return (U * s) @ Vt / check_real("rho", rho, low=0.0, low_open=True)
+    """Linear-loss MMCL on image and text features: ``M = SVD_rank(S) / rho`` of the sample image-text
+    cross-covariance S (d_I x d_T); :func:`mmcl_core.spectral.linear_mmcl` under the paper's names."""
+    return linear_mmcl(x_img, x_txt, rank, rho)
 
 
 def fit_supervised(x_img, y, *, C: float = 1e4, max_iter: int = 5000):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real, check_seeds
+from ..spectral import linear_mmcl
 
 __all__ = ["CALIBRATED_DATASETS", "CALIBRATED_TESTS", "CALIBRATED_PROFILES", "CALIBRATED_METHODS", "INGREDIENTS",
            "calibrated_data", "calibrated_robustness", "supervised_family", "logit_effective_robustness",
@@ -141,9 +142,8 @@ def _class_prompts(train: dict, text: np.ndarray, prompt: str) -> np.ndarray:
 def _fit_mmcl_linear(train: dict, text: np.ndarray, prompt: str = "class"):
     """Closed-form linear-loss MMCL (full rank) on image features centred on the training mean (the theory's data
     are centred), scored against the class prompts: a linear scorer."""
-    from .xue2024 import fit_mmcl
 
-    M = fit_mmcl(train["x"], text)
+    M = linear_mmcl(train["x"], text)
     mu, prompts = train["x"].mean(0), _class_prompts(train, text, prompt)
     return lambda x: np.argmax((x - mu) @ M @ prompts.T, axis=1)
 
@@ -505,7 +505,6 @@ def feature_sharing(seeds=(0, 1, 2), *, switches=None, n: int = 5000, n_test: in
         check_choice("switch", name, tuple(SHARING_SWITCHES))
     seeds = check_seeds(seeds)
     n, n_test = check_int("n", n, low=100), check_int("n_test", n_test, low=100)
-    from .xue2024 import fit_mmcl
 
     out = {"switches": names, "seeds": seeds}
     for name in names:
@@ -519,7 +518,7 @@ def feature_sharing(seeds=(0, 1, 2), *, switches=None, n: int = 5000, n_test: in
                 bases = train["bases"]
                 tests = [_sharing_data(n_test, np.random.default_rng(seed + 10_000 + j), annotate=annotate,
                                        shared_in_b=keep, bases=bases) for j, keep in enumerate((True, False))]
-                M = fit_mmcl(train["x_img"], train["x_txt"], rank=spec["rank"])
+                M = linear_mmcl(train["x_img"], train["x_txt"], rank=spec["rank"])
                 D_T = bases[1]
                 if spec["prompt"] == "class":
                     prompts = np.eye(D_T.shape[1])[:5] @ D_T.T
