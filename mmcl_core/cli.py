@@ -1,6 +1,6 @@
-"""The ``mmcl`` command: ``mmcl reproduce`` runs the notebooks headlessly (``--html``: and writes a static site),
-``mmcl list`` describes them, ``mmcl course build`` writes the student and instructor versions. This is the only
-module that imports papermill or nbconvert.
+"""The ``mmcl`` command: ``mmcl reproduce`` runs the notebooks headlessly (``--html``: and builds the course site),
+``mmcl site`` builds the course site from a run, ``mmcl list`` describes the notebooks, ``mmcl course build`` writes
+the student and instructor versions. This is the only module that imports papermill.
 
 Notebooks run with the interpreter ``mmcl`` itself runs in: a private kernelspec named
 ``python3`` pointing at ``sys.executable`` is put first on ``JUPYTER_PATH`` for the run,
@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import html as html_lib
 import json
 import math
 import os
-import re
 import sys
 import tempfile
 import time
@@ -26,9 +24,11 @@ from ._checks import check_choice
 from .device import DEVICE_CHOICES, get_device
 from .notebooks import find_notebook_dir, list_notebooks
 from .report import METRICS_ENV, read_metrics_file
+from .site import build_site
+from .site import check_available as check_site_available
 
 __all__ = ["PROFILES", "find_notebook_dir", "list_notebooks", "notebook_info", "parse_parameter",
-           "reproduce", "write_site", "main"]
+           "reproduce", "main"]
 
 PROFILES = ("quick", "full")
 KERNEL_NAME = "python3"
@@ -263,8 +263,8 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
         stream: where to print the table and errors (default stdout).
         cell_timeout: seconds one cell may run before the notebook fails (None: no limit); a stalled kernel then
             fails its notebook instead of hanging the run.
-        html: also write ``<out>/html/``: every executed notebook as HTML and an ``index.html`` (see
-            :func:`write_site`).
+        html: also build the course site into ``<out>/html/`` (:func:`mmcl_core.site.build_site`: Sphinx pages of
+            the sessions, the executed notebooks with each widget as its batch figure, the paper notes).
         student_dir: the ``student`` folder of ``mmcl course build`` when ``notebook_dir`` is its ``instructor``
             folder: each notebook's student exercise cells then run in the same kernel, just before the
             instructor's (the versions share everything before the first exercise), and each record gains
@@ -283,6 +283,8 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     check_choice("device", device, DEVICE_CHOICES)
     if not isinstance(html, bool):
         raise TypeError(f"html must be a bool, got {type(html).__name__}")
+    if html:
+        check_site_available()  # before running anything
     cell_timeout = _check_cell_timeout(cell_timeout)
     jobs = _check_jobs(jobs)
     if device != "auto":
@@ -368,124 +370,11 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
     _print_table(summary, stream)
     print(f"wrote {out_dir / 'summary.json'}", file=stream)
     if html:
-        print(f"wrote {write_site(out_dir, summary)}", file=stream)
+        built = build_site(out_dir, out_dir / "html")
+        summary["site"] = {k: (str(v) if k == "index" else v) for k, v in built.items()}
+        print(f"wrote {built['index']} ({built['pages']} pages, {built['size_bytes'] / 1e6:.1f} MB, "
+              f"{built['seconds']:.0f} s)", file=stream)
     return summary
-
-
-_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-
-
-def _widget_outputs(state: dict, model_id: str, seen=None) -> tuple[list, list]:
-    """What the widget tree under ``model_id`` shows, from the saved widget state: the outputs of its Output widgets
-    and, for the others, their text (HTML/Label values, progress as a percentage), depth first."""
-    seen = set() if seen is None else seen
-    if model_id in seen or model_id not in state:
-        return [], []
-    seen.add(model_id)
-    model = state[model_id].get("state", {})
-    kind = model.get("_model_name", "")
-    outputs = list(model.get("outputs", []) or []) if kind == "OutputModel" else []
-    texts = []
-    if kind in ("HTMLModel", "LabelModel") and str(model.get("value", "")).strip():
-        texts.append(str(model["value"]).strip())
-    elif kind in ("FloatProgressModel", "IntProgressModel") and model.get("max"):
-        texts.append(f"{100 * float(model.get('value', 0)) / float(model['max']):.0f} %")
-    for child in model.get("children", []) or []:
-        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            more_outputs, more_texts = _widget_outputs(state, child[len("IPY_MODEL_"):], seen)
-            outputs += more_outputs
-            texts += more_texts
-    return outputs, texts
-
-
-def _static_widgets(nb) -> int:
-    """Replace every widget view by what it last showed: a panel by its Output widget's content (the figure of the
-    batch path), a progress bar by its text; drop the widget state, so the page needs no widget JavaScript. Returns
-    the number of views replaced."""
-    import nbformat
-
-    state = nb.metadata.pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
-    replaced = 0
-    for cell in nb.cells:
-        outputs = []
-        for out in cell.get("outputs", []):
-            view = out.get("data", {}).get(_WIDGET_MIME) if out.get("output_type") in ("display_data",
-                                                                                       "execute_result") else None
-            if view is None:
-                outputs.append(out)
-                continue
-            replaced += 1
-            shown, texts = _widget_outputs(state, view.get("model_id", ""))
-            outputs += [nbformat.from_dict(o) for o in shown]
-            if not shown and texts:  # e.g. a finished tqdm bar: "label | 100 % | 30/30 [00:10]"
-                text = " | ".join(html_lib.unescape(re.sub(r"<[^>]+>", "", t)) for t in texts)
-                outputs.append(nbformat.v4.new_output("stream", name="stdout", text=text + "\n"))
-        if "outputs" in cell:
-            cell.outputs = outputs
-    return replaced
-
-
-def _offline_friendly(html: str) -> str:
-    """The page renders without the network: require.js (only needed by live widgets, which the site replaces) is
-    dropped and MathJax loads asynchronously (offline, formulas stay as TeX source instead of blocking the page)."""
-    html = re.sub(r'<script src="[^"]*require(?:\.min)?\.js"></script>', "", html)
-    return re.sub(r'<script src="([^"]*mathjax[^"]*)">', r'<script async src="\1">', html)
-
-
-def _link_cells(html: str) -> str:
-    """Links to ``NN_name.ipynb#cell-id`` become links to the site's ``NN_name.html#cell-id=cell-id``."""
-    return re.sub(r'href="(\d\d_[\w-]+)\.ipynb(?:#([\w-]+))?"',
-                  lambda m: f'href="{m[1]}.html' + (f'#cell-id={m[2]}"' if m[2] else '"'), html)
-
-
-def write_site(out_dir, summary: dict) -> Path:
-    """Write ``<out_dir>/html``: one HTML page per executed notebook (figures embedded as PNG, widgets shown as the
-    figure their batch path last drew) and ``index.html`` linking them, ready to upload to a course page.
-
-    Args:
-        out_dir: the folder of a ``mmcl reproduce`` run.
-        summary: its summary dict (``reproduce``'s return value).
-
-    Returns:
-        The path of ``index.html``.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    out_dir = Path(out_dir)
-    site = out_dir / "html"
-    site.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter(template_name="lab")
-    rows = []
-    for name, record in summary["notebooks"].items():
-        executed = Path(record.get("executed", out_dir / "notebooks" / f"{name}.ipynb"))
-        title = name
-        if executed.exists():
-            nb = nbformat.read(str(executed), as_version=4)
-            title = nb.metadata.get("mmcl", {}).get("title", name)
-            _static_widgets(nb)
-            body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
-            (site / f"{name}.html").write_text(_offline_friendly(_link_cells(body)), encoding="utf-8")
-            link = f'<a href="{name}.html">{html_lib.escape(name)}</a>'
-        else:
-            link = html_lib.escape(name)
-        error = f'<br><small>{html_lib.escape(record["error"])}</small>' if record.get("error") else ""
-        figures_count = sum(1 for f in record.get("figures", []) if f.endswith(".png"))
-        rows.append(f"<tr><td>{link}</td><td>{html_lib.escape(title)}</td><td>{record['status']}{error}</td>"
-                    f"<td>{record['seconds']:.1f}</td><td>{figures_count}</td><td>{len(record.get('metrics', {}))}</td>"
-                    "</tr>")
-    index = site / "index.html"
-    index.write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>MMCL Theory Lab</title>"
-        "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{padding:.3em .8em;"
-        "border-bottom:1px solid #ddd;text-align:left}</style></head><body>\n"
-        "<h1>MMCL Theory Lab: executed notebooks</h1>\n"
-        f"<p>Profile <code>{html_lib.escape(str(summary.get('profile')))}</code>, device "
-        f"<code>{html_lib.escape(str(summary.get('device')))}</code>. Widgets are shown as the figure of their batch "
-        "path; open the notebooks in JupyterLab to move the controls.</p>\n"
-        "<table><tr><th>notebook</th><th>title</th><th>status</th><th>seconds</th><th>figures</th><th>checked "
-        "numbers</th></tr>\n" + "\n".join(rows) + "\n</table></body></html>\n", encoding="utf-8")
-    return index
 
 
 def _print_table(summary: dict, stream) -> None:
@@ -543,6 +432,15 @@ def _cmd_course_build(args) -> int:
     return 1 if failed or problems or passed != n_ex else 0
 
 
+def _cmd_site(args) -> int:
+    built = build_site(args.run, args.out, quiet=not args.verbose)
+    for line in built["warnings"]:
+        print(line, file=sys.stderr)
+    print(f"wrote {built['index']}: {built['pages']} pages ({len(built['notebooks'])} notebooks), "
+          f"{built['size_bytes'] / 1e6:.1f} MB, {built['seconds']:.0f} s; open it in a browser, no network needed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmcl", description="MMCL Theory Lab: run and list the notebooks, build the course.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -558,10 +456,16 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--cell-timeout", metavar="SECONDS", type=float, default=1200.0,
                      help="fail a notebook whose cell runs longer than this (default 1200; 0: no limit)")
     rep.add_argument("--html", action="store_true",
-                     help="also write DIR/html: every executed notebook as HTML and an index page")
+                     help="also build the course site into DIR/html (as `mmcl site --run DIR`)")
     rep.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
                      help="notebooks run at once, sharing the cores (default 1; the synthesis runs last)")
     rep.set_defaults(func=_cmd_reproduce)
+    site = sub.add_parser("site", help="build the course site (HTML) from the executed notebooks of a run")
+    site.add_argument("--run", metavar="DIR", default="runs/latest",
+                      help="the --out folder of `mmcl reproduce` (default runs/latest)")
+    site.add_argument("--out", metavar="DIR", help="where the site goes (default RUN/html)")
+    site.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
+    site.set_defaults(func=_cmd_site)
     lst = sub.add_parser("list", help="describe each notebook, its parameters and runtime")
     lst.add_argument("--only", metavar="GLOB")
     lst.add_argument("--notebook-dir", metavar="DIR")

@@ -10,12 +10,13 @@ traceback in the panel, kept in ``panel.last_error``, and sent as an error outpu
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Callable
 
 from ._checks import check_int, check_real
 
-__all__ = ["Panel", "interactive_panel"]
+__all__ = ["Panel", "interactive_panel", "CHECK_OPTIONS_ENV"]
 
 
 class Panel:
@@ -63,10 +64,13 @@ class Panel:
         children.append(self.output)
         self.widget = widgets.VBox(children)
         _freeze_heap_once()
+        self.last_figure = False
         self._render(self._values(), raise_errors=True)  # eager: a broken panel fails its cell
         if live:
             for control in self.controls.values():
                 control.observe(self._on_change, names="value")
+        if os.environ.get(CHECK_OPTIONS_ENV) == "1":  # the test suite's headless run: every option must answer
+            _record_options_checked(self.check_every_option())
 
     def _values(self) -> dict:
         return {**self.fixed, **{name: c.value for name, c in self.controls.items()}}
@@ -84,8 +88,10 @@ class Panel:
             self.output.clear_output(wait=True)
             try:
                 result = self.compute(**values)
+                self.last_figure = False
                 if self.draw is not None:
                     fig = self.draw(result)
+                    self.last_figure = hasattr(fig, "savefig")
                     display(fig)
                     plt.close(fig)
             except Exception as exc:
@@ -134,6 +140,50 @@ class Panel:
                     self.controls[name].observe(self._on_change, names="value")
         return self._render(self._values(), raise_errors=True)
 
+    def option_values(self) -> dict:
+        """What each control offers: every entry of a menu or selection slider, both states of a checkbox, the two
+        ends of a numeric slider (the panel's first render already answered its starting value)."""
+        import ipywidgets as widgets
+
+        offered = {}
+        for name, control in self.controls.items():
+            if hasattr(control, "_options_values"):
+                offered[name] = list(control._options_values)
+            elif isinstance(control, widgets.Checkbox):
+                offered[name] = [False, True]
+            elif isinstance(control, widgets.FloatLogSlider):
+                offered[name] = [control.base ** control.min, control.base ** control.max]
+            elif hasattr(control, "min") and hasattr(control, "max"):
+                offered[name] = [control.min, control.max]
+            else:
+                offered[name] = [control.value]
+        return offered
+
+    def check_every_option(self) -> list[dict]:
+        """Set each option of each control once (the others at their current values) and require an answer: no
+        error, a result dict and, for a panel that draws, a figure. The controls are set back afterwards.
+
+        Returns:
+            one dict per option: ``control``, ``value``, ``seconds``. Raises RuntimeError naming the control and
+            value that failed (with the error as its cause).
+        """
+        start_values = {name: control.value for name, control in self.controls.items()}
+        checked = []
+        try:
+            for name, values in self.option_values().items():
+                for value in values:
+                    try:
+                        result = self.update(**{name: value})
+                    except Exception as exc:
+                        raise RuntimeError(f"panel control {name} = {value!r} failed: {exc}") from exc
+                    if not isinstance(result, dict) or (self.draw is not None and not self.last_figure):
+                        raise RuntimeError(f"panel control {name} = {value!r} gave no result or no figure")
+                    checked.append({"control": name, "value": value, "seconds": self.last_seconds})
+                self.update(**{name: start_values[name]})
+        finally:
+            self.update(**start_values)
+        return checked
+
     def median_update_seconds(self, repeats: int = 5, **values) -> float:
         """Median wall time of ``repeats`` updates to ``values`` (compute + draw); robust to a busy machine."""
         import statistics
@@ -168,6 +218,21 @@ def _check_control_value(name: str, control, value) -> None:
     elif hasattr(control, "_options_values"):  # Dropdown, SelectionSlider, ToggleButtons, RadioButtons
         if value not in control._options_values:
             raise ValueError(f"{name} must be one of {list(control._options_values)}, got {value!r}")
+
+
+CHECK_OPTIONS_ENV = "MMCL_CHECK_WIDGET_OPTIONS"
+"""Set to "1" (as the test suite does for its headless run) and every panel, once built, sets each of its options
+once (:meth:`Panel.check_every_option`) and records how many answered as ``widget_options_<k>`` (k: the panel's
+number in the kernel)."""
+_PANELS_CHECKED = []
+
+
+def _record_options_checked(checked: list) -> None:
+    from .report import record
+
+    _PANELS_CHECKED.append(len(checked))
+    record(f"widget_options_{len(_PANELS_CHECKED)}", len(checked))
+    record(f"widget_options_{len(_PANELS_CHECKED)}_max_seconds", max(c["seconds"] for c in checked))
 
 
 _HEAP_FROZEN = False

@@ -22,9 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
-
-CHROMIUM = os.environ.get("MMCL_CHROMIUM", "/usr/bin/chromium")
+from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(os.environ.get("MMCL_BROWSER_TESTS") == "0",
@@ -64,21 +62,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 with a random token, serving a copy of the notebooks."""
-    missing = None
-    if not Path(CHROMIUM).exists():
-        missing = f"no Chromium at {CHROMIUM}"
-    else:
-        try:
-            import playwright  # noqa: F401 - a dev dependency
-        except ImportError:
-            missing = "the Python package playwright is not installed"
-    if missing:
-        how = ("install Debian's `chromium` (apt-get install chromium) or set MMCL_CHROMIUM=/path/to/chromium, and "
-               "`pip install -e '.[dev]'`")
-        if os.environ.get("CI"):
-            pytest.fail(f"{missing}: in CI the browser tests must run; {how}")
-        pytest.skip(f"browser tests skipped: {missing}; to enable them, {how}")
-
+    require_chromium()
     root = tmp_path_factory.mktemp("lab")
     for name in ("00_start_here.ipynb", "02_zhang_theory.ipynb"):
         shutil.copy(ROOT / "notebooks" / name, root / name)
@@ -120,7 +104,7 @@ def browser():
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+                              args=CHROMIUM_ARGS)
         yield b
         b.close()
 

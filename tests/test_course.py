@@ -1,5 +1,5 @@
-"""The course build (student and instructor versions from one source) and the static site, without running the
-suite; the slow end-to-end run of both versions is in test_notebooks.py."""
+"""The course build (student and instructor versions from one source), without running the suite; the slow
+end-to-end run of both versions is in test_notebooks.py, the course site in test_site.py."""
 
 from pathlib import Path
 
@@ -86,55 +86,6 @@ def test_student_problems_flags_every_way_a_student_run_can_go_wrong():
     assert "got no error" in course.student_problems(_executed([[], []]))[0]
 
 
-def _widget_notebook():
-    nb = nbformat.v4.new_notebook()
-    png = "iVBORw0KGgo="
-    plot = nbformat.v4.new_code_cell("plot")
-    plot.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
-    panel = nbformat.v4.new_code_cell("panel")
-    panel.outputs = [nbformat.v4.new_output("display_data", data={
-        cli._WIDGET_MIME: {"model_id": "box", "version_major": 2, "version_minor": 0}, "text/plain": "VBox()"})]
-    bar = nbformat.v4.new_code_cell("tqdm")
-    bar.outputs = [nbformat.v4.new_output("display_data", data={
-        cli._WIDGET_MIME: {"model_id": "bar", "version_major": 2, "version_minor": 0}, "text/plain": "HBox()"})]
-    link = nbformat.v4.new_markdown_cell("[cell](04_nakada_svd.ipynb#cell-08) and [nb](02_zhang_theory.ipynb)")
-    nb.cells = [plot, panel, bar, link]
-    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {
-        "box": {"model_name": "VBoxModel", "state": {"_model_name": "VBoxModel", "children": ["IPY_MODEL_out"]}},
-        "out": {"model_name": "OutputModel", "state": {"_model_name": "OutputModel", "outputs": [
-            {"output_type": "display_data", "data": {"image/png": png, "text/plain": "<Figure>"}, "metadata": {}}]}},
-        "bar": {"model_name": "HBoxModel", "state": {"_model_name": "HBoxModel",
-                                                     "children": ["IPY_MODEL_desc", "IPY_MODEL_prog"]}},
-        "desc": {"model_name": "HTMLModel", "state": {"_model_name": "HTMLModel", "value": "training&nbsp;<b>runs</b>"}},
-        "prog": {"model_name": "FloatProgressModel", "state": {"_model_name": "FloatProgressModel", "value": 30,
-                                                               "max": 30}}},
-        "version_major": 2, "version_minor": 0}}
-    return nb
-
-
-def test_widget_views_become_their_last_figure_and_links_point_at_the_site(tmp_path):
-    nb = _widget_notebook()
-    assert cli._static_widgets(nb) == 2
-    assert "widgets" not in nb.metadata
-    assert [o["data"].get("image/png") is not None for c in nb.cells[:2] for o in c.outputs] == [True, True]
-    assert [o.get("text") for o in nb.cells[2].outputs] == ["training\xa0runs | 100 %\n"]
-    (tmp_path / "notebooks").mkdir()
-    nbformat.write(_widget_notebook(), str(tmp_path / "notebooks" / "00_demo.ipynb"))
-    summary = {"profile": "quick", "device": "cpu", "notebooks": {
-        "00_demo": {"status": "ok", "seconds": 1.0, "figures": [], "metrics": {"a": 1}, "error": None,
-                    "executed": str(tmp_path / "notebooks" / "00_demo.ipynb")},
-        "01_failed": {"status": "failed", "seconds": 0.5, "figures": [], "metrics": {}, "error": "boom <b>",
-                      "executed": str(tmp_path / "notebooks" / "01_failed.ipynb")}}}
-    index = cli.write_site(tmp_path, summary)
-    page = (tmp_path / "html" / "00_demo.html").read_text()
-    assert page.count("<img") == 2 and cli._WIDGET_MIME not in page and "100 %" in page
-    assert 'href="04_nakada_svd.html#cell-id=cell-08"' in page and 'href="02_zhang_theory.html"' in page
-    assert 'id="cell-id=' in page
-    assert "require" not in page.split("</head>")[0] and "<script async src=" in page  # renders offline
-    html = index.read_text()
-    assert '<a href="00_demo.html">' in html and "boom &lt;b&gt;" in html and "01_failed.html" not in html
-
-
 def test_reproduce_rejects_a_non_bool_html_before_running(tmp_path):
     with pytest.raises(TypeError, match="html"):
         cli.reproduce(out=tmp_path, only="00*", html="yes")
@@ -143,7 +94,7 @@ def test_reproduce_rejects_a_non_bool_html_before_running(tmp_path):
 
 def test_course_md_describes_the_built_parts():
     text = (ROOT / "COURSE.md").read_text()
-    for needle in ("mmcl course build", "--html", "10_synthesis", "NotImplementedError"):
+    for needle in ("mmcl course build", "--html", "mmcl site", "10_synthesis", "NotImplementedError"):
         assert needle in text, needle
     assert "not written yet" not in text
 

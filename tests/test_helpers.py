@@ -136,6 +136,42 @@ def test_panel_calls_compute_eagerly_and_on_update():
         panel.update(c=1)
 
 
+def test_check_every_option_sets_each_option_once_and_names_the_one_that_fails():
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from mmcl_core.widgets import interactive_panel
+
+    def compute(level, x, flag):
+        if level == "broken" and x > 1:
+            raise ValueError("x too large for this level")
+        return {"y": x}
+
+    def draw(result):
+        fig, ax = plt.subplots()
+        ax.plot([0, result["y"]])
+        return fig
+
+    controls = {"level": widgets.Dropdown(options=["a", "b"], value="a"),
+                "x": widgets.FloatSlider(value=1.0, min=0.5, max=2.0),
+                "flag": widgets.Checkbox(value=False)}
+    panel = interactive_panel(compute, draw, controls)
+    assert panel.option_values() == {"level": ["a", "b"], "x": [0.5, 2.0], "flag": [False, True]}
+    checked = panel.check_every_option()
+    assert [(c["control"], c["value"]) for c in checked] == [("level", "a"), ("level", "b"), ("x", 0.5),
+                                                             ("x", 2.0), ("flag", False), ("flag", True)]
+    assert {name: c.value for name, c in panel.controls.items()} == {"level": "a", "x": 1.0, "flag": False}
+    broken = interactive_panel(compute, draw, {"level": widgets.Dropdown(options=["a", "broken"], value="a"),
+                                               "x": widgets.FloatSlider(value=2.0, min=0.5, max=2.0),
+                                               "flag": widgets.Checkbox(value=False)})
+    with pytest.raises(RuntimeError, match="level = 'broken' failed: x too large"):
+        broken.check_every_option()
+    assert broken.controls["level"].value == "a"  # set back even after a failure
+    no_figure = interactive_panel(compute, lambda r: None, controls)
+    with pytest.raises(RuntimeError, match="no result or no figure"):
+        no_figure.check_every_option()
+
+
 def test_first_panel_in_a_kernel_freezes_the_heap_once(monkeypatch):
     """In a Jupyter kernel the first panel moves the heap to the permanent generation, so a full garbage
     collection during a slider update walks only what the panels allocated; outside a kernel nothing changes."""

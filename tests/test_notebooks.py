@@ -14,7 +14,7 @@ import papermill
 import pytest
 
 from mmcl_core import cli
-from conftest import NOTEBOOKS, ROOT
+from conftest import NOTEBOOK_DIR, NOTEBOOKS, ROOT
 
 FIXTURE_DIR = ROOT / "tests" / "fixtures" / "broken_widget"
 ALL = NOTEBOOKS + sorted(FIXTURE_DIR.glob("*.ipynb"))
@@ -86,19 +86,17 @@ def test_mmcl_list_shows_every_notebook_and_its_parameters(capsys):
 
 
 @pytest.mark.slow
-def test_course_versions_run_and_reproduce_quick_writes_the_site(tmp_path):
-    """The suite's one full execution, each notebook executed once: `mmcl course build`, then `mmcl reproduce --html`
-    on the instructor version, two notebooks at a time, with the student version's exercise cells run in the same
-    kernel (every notebook ok,
-    every checker passed, the synthesis table complete, the site shows every figure; the student version fails only
-    with NotImplementedError, and only in its exercise cells)."""
-    from mmcl_core import course
+def test_course_versions_run_and_reproduce_quick_writes_the_site(course_run):
+    """The suite's one full execution (the `course_run` fixture), each notebook executed once: `mmcl course build`,
+    then `mmcl reproduce --html` on the instructor version, two notebooks at a time, with the student version's
+    exercise cells run in the same kernel (every notebook ok, every checker passed, the synthesis table complete, the
+    site shows every figure; the student version fails only with NotImplementedError, and only in its exercise
+    cells). The site in a real browser: test_site.py."""
+    from mmcl_core import site as site_module
     from mmcl_core.exercises import EXERCISES
     from mmcl_core.experiments.synthesis import CLAIMS
 
-    built = course.build(tmp_path / "course")
-    summary = cli.reproduce(profile="quick", out=tmp_path / "run", notebook_dir=tmp_path / "course" / "instructor",
-                            student_dir=tmp_path / "course" / "student", progress=False, html=True, jobs=2)
+    tmp_path, built, summary = course_run
     assert set(summary["notebooks"]) == {p.stem for p in NOTEBOOKS}
     on_disk = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert on_disk["notebooks"].keys() == summary["notebooks"].keys()
@@ -113,20 +111,28 @@ def test_course_versions_run_and_reproduce_quick_writes_the_site(tmp_path):
     assert metrics["00_start_here"]["gradient_rel_error"] <= 1e-8
     passed = {k[len("exercise_"):] for m in metrics.values() for k, v in m.items() if k.startswith("exercise_") and v}
     assert passed == set(EXERCISES), set(EXERCISES) - passed  # the instructor version passes every checker
+    for name, m in metrics.items():  # every panel of every notebook answered each of its options (widgets.Panel)
+        source = "\n".join(c.source for c in nbformat.read(str(NOTEBOOK_DIR / f"{name}.ipynb"), as_version=4).cells)
+        panels = [k for k in m if k.startswith("widget_options_") and not k.endswith("_max_seconds")]
+        assert len(panels) == source.count("interactive_panel(") - source.count("import interactive_panel"), name
+        assert all(m[k] >= 2 for k in panels), (name, {k: m[k] for k in panels})
+    print("widget options answered:", sum(v for m in metrics.values() for k, v in m.items()
+                                          if k.startswith("widget_options_") and not k.endswith("_max_seconds")))
     synthesis = metrics["10_synthesis"]
     assert synthesis["claims_rows"] == synthesis["claims_measured"] == synthesis["claims_as_found"] == len(CLAIMS)
 
     site = tmp_path / "run" / "html"
     index = (site / "index.html").read_text()
+    assert summary["site"]["pages"] >= len(NOTEBOOKS) + 6 and summary["site"]["seconds"] <= 120, summary["site"]
     for name, record in summary["notebooks"].items():
-        assert f'href="{name}.html"' in index, name
-        page = (site / f"{name}.html").read_text()
+        assert f'href="notebooks/{name}.html"' in index, name  # every notebook in the navigation
+        page = (site / "notebooks" / f"{name}.html").read_text()
         nb = nbformat.read(record["executed"], as_version=4)
-        cli._static_widgets(nb)
+        site_module.static_widgets(nb)
         shown = sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
         saved = sum(f.endswith(".png") for f in record["figures"])
         assert page.count("<img") == shown >= saved >= 1, (name, page.count("<img"), shown, saved)
-        assert cli._WIDGET_MIME not in page and "open the notebook in JupyterLab to use it" not in page
+        assert site_module.WIDGET_MIME not in page and "open the notebook in JupyterLab to use it" not in page
 
     # the student version, from the same run: its exercise cells ran in the same kernel before the solutions
     for name, record in summary["notebooks"].items():
