@@ -3,6 +3,7 @@
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -40,6 +41,18 @@ def test_notebook_metadata_says_what_it_reproduces_and_how_long(path):
     meta = nbformat.read(str(path), as_version=4).metadata["mmcl"]
     assert meta["title"] and meta["reproduces"]
     assert set(meta["runtime_s"]) == {"quick", "full"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_states_its_goals_its_claim_and_what_to_remember(path):
+    """A student's path: learning goals and the claim (an equation) at the top, "What to remember" at the end."""
+    cells = nbformat.read(str(path), as_version=4).cells
+    head = "\n".join(c.source for c in cells[:8] if c.cell_type == "markdown")
+    assert "**Learning goals.**" in head
+    claim = re.search(r"(\*\*The (claim|rule) in one equation\.\*\*|## The claim in one equation|## 1\. The claim)"
+                      r"(.|\n){0,600}?\$", head)
+    assert claim, "the claim, with an equation, near the top"
+    assert any(c.cell_type == "markdown" and c.source.startswith("## What to remember") for c in cells)
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)

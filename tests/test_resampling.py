@@ -168,6 +168,11 @@ def test_grid_reuses_a_matching_table_and_ignores_a_mismatched_one(pairs, monkey
     calls.clear()
     zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.5)  # other settings: nothing reused
     assert len(calls) == len(grid)
+    trained = []
+    monkeypatch.setattr(zhang, "make_teacher", lambda name, *a, **k: trained.append(name) or name)
+    table.update(background_strength=0.8, first_seed_teachers={"clip": "table's clip", "oracle": "table's oracle"})
+    zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.2)  # the table's teachers are reused
+    assert sorted(trained) == sorted(set(zhang.TEACHERS) - {"clip", "oracle"})
 
 
 @pytest.mark.parametrize("method", ["drop_false_negative", "drop_easy_negative", "drop_false_positive"])
@@ -184,13 +189,40 @@ def test_resampling_run_refuses_a_batch_too_small_for_its_drop_ratio():
         zhang.resampling_run("drop_false_negative", batch_size=4, epochs=1)
 
 
+def test_rich_captions_add_style_words_and_keep_everything_else(pairs):
+    from mmcl_core.experiments import real_data
+
+    rich = real_data.recaption(pairs, 2, seed=5)
+    assert rich["test"] is pairs["test"] and rich["train"]["images"] is pairs["train"]["images"]
+    assert all(any(w in c for w in ("thick", "thin")) for c in rich["train"]["captions"])
+    assert not any("thick" in c or "thin" in c for c in pairs["train"]["captions"])
+    assert rich["train"]["text"].shape == pairs["train"]["text"].shape
+    assert np.allclose(np.linalg.norm(rich["train"]["text"], axis=1), 1.0, atol=1e-4)
+
+
+def test_gain_predictors_rank_the_teachers_gains():
+    def runs(probe, same, new):
+        return [{"linear_probe": p, "same_label_rate": same, "new_background_rate": new} for p in probe]
+
+    table = {"teacher": "a", "ablation_teachers": ("b", "c"), "teacher_probe": {"a": [0.9], "b": [0.8], "c": [0.7]},
+             "runs": {"simclr": runs([0.90, 0.92], 0, 0), "add_new_positive": runs([0.93, 0.95], 0.5, 0.3),
+                      "add_new_positive (teacher: b)": runs([0.92, 0.94], 0.9, 0.2),
+                      "add_new_positive (teacher: c)": runs([0.91, 0.93], 0.1, 0.1)}}
+    out = zhang.gain_predictors(table)
+    assert out["gain"] == pytest.approx({"a": 3.0, "b": 2.0, "c": 1.0})
+    assert out["spearman"]["teacher_probe"] == pytest.approx(1.0)
+    assert out["spearman"]["new_background"] == pytest.approx(1.0)
+    assert out["spearman"]["same_label"] == pytest.approx(0.5)
+
+
 def test_resampling_menu_lists_only_computed_runs_and_each_answers():
     keys = [("simclr", "-", None, 1, True), ("add_new_positive", "oracle", None, 3, True),
             ("drop_false_negative", "clip", 0.2, 1, True), ("drop_false_positive", "clip", 0.1, 1, False)]
     grid = {zhang.resampling_key(m, t, 0.8, r, k, rel): {"linear_probe": 0.9 + 0.01 * i}
             for i, (m, t, r, k, rel) in enumerate(keys)}
     menu = zhang.resampling_menu(grid)
-    assert [label for label, _ in menu] == ["AddNewPositive · teacher oracle · top-3", "DropFalseNegative · ratio 0.2",
-                                            "DropFalsePositive · ratio 0.1 · as intended"]
+    assert [label for label, _ in menu] == ["AddNewPositive · teacher oracle · top-3",
+                                            "DropFalseNegative · teacher clip · ratio 0.2",
+                                            "DropFalsePositive · teacher clip · ratio 0.1 · as intended"]
     gains = [zhang.resampling_lookup_run(grid, run, 0.8)["gain"] for _, run in menu]
     assert gains == pytest.approx([1.0, 2.0, 3.0])

@@ -13,7 +13,7 @@ from ..data import digits
 from ..data.text import embed_captions
 from ..device import make_rng
 
-__all__ = ["caption_controls", "prompt_retrieval", "digit_pairs", "train_clip_towers", "evaluate_tower",
+__all__ = ["caption_controls", "prompt_retrieval", "digit_pairs", "recaption", "train_clip_towers", "evaluate_tower",
            "clip_vs_simclr", "binomial_band", "factor_gallery", "shift_gallery", "style_shift_accuracy"]
 
 
@@ -107,8 +107,29 @@ def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False,
         c = cap.make_captions(y, level, rng=rng, noise_rate=noise_rate, color_ids=color_ids,
                               style_words={k: v[idx] for k, v in words.items()}, **(caption_kwargs or {}))
         out[split] = {"images": x, "labels": y, "captions": c["captions"], "color_ids": color_ids, "background_ids": bg_ids,
-                      "text": embed_captions(c["captions"], model, cache_dir=cache_dir)}
+                      "text": embed_captions(c["captions"], model, cache_dir=cache_dir), "index": idx}
     return out
+
+
+def recaption(pairs: dict, level: int = 2, *, seed: int = 0, style_prob: float = 1.0, model=None,
+              cache_dir=None) -> dict:
+    """The same image pairs with new training captions at richness ``level`` (the test split and the images are
+    unchanged): level 2 adds the style words measured from each digit's pixels ("the thick, slanted digit
+    three"), content beyond the label that varies within a class and is shared across classes. The captions draw
+    from their own generator (``seed``), so the images and everything else in ``pairs`` stay as they were.
+
+    Returns:
+        a shallow copy of ``pairs`` whose ``train`` has the new ``captions`` and ``text`` embeddings.
+    """
+    tr = pairs["train"]
+    if "index" not in tr:
+        raise ValueError("pairs must come from digit_pairs (its train split records the images' index)")
+    images, _ = digits.load_digit_images()
+    words = {k: v[tr["index"]] for k, v in digits.attribute_words(images).items()}
+    c = cap.make_captions(tr["labels"], level, rng=make_rng(seed), color_ids=tr["color_ids"], style_words=words,
+                          style_prob=style_prob)
+    train = {**tr, "captions": c["captions"], "text": embed_captions(c["captions"], model, cache_dir=cache_dir)}
+    return {**pairs, "train": train}
 
 
 def train_clip_towers(pairs: dict, *, embed_dim: int = 64, hidden_dim: int = 256, temperature: float = 0.1,
