@@ -151,9 +151,13 @@ _MATHJAX_DONE = ("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pendi
                  "MathJax.Hub.queue.running === 0 && document.querySelectorAll('script[type^=\"math/tex\"]').length > 0")
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no line per request
+        pass
+
+
 def _serve(folder: Path):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None
+    handler = functools.partial(_QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}/"
