@@ -28,6 +28,7 @@ class Panel:
         last_result: the last result dict.
         last_error: the last exception raised by a callback, or None.
         last_seconds: wall time of the last update (compute + draw).
+        last_figure: whether the last update drew a figure.
     """
 
     def __init__(self, compute: Callable[..., dict], draw: Callable[[dict], Any] | None,
@@ -64,7 +65,6 @@ class Panel:
         children.append(self.output)
         self.widget = widgets.VBox(children)
         _freeze_heap_once()
-        self.last_figure = False
         self._render(self._values(), raise_errors=True)  # eager: a broken panel fails its cell
         if live:
             for control in self.controls.values():
@@ -86,9 +86,9 @@ class Panel:
             values = {**values, "progress": self._set_progress}
         with self.output:
             self.output.clear_output(wait=True)
+            self.last_figure = False
             try:
                 result = self.compute(**values)
-                self.last_figure = False
                 if self.draw is not None:
                     fig = self.draw(result)
                     self.last_figure = hasattr(fig, "savefig")
