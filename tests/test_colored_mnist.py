@@ -18,6 +18,18 @@ def test_mnist5k_is_500_digits_per_class_in_unit_range():
     assert images.min() == 0.0 and images.max() == 1.0
 
 
+def test_mnist_at_8x8_keeps_labels_and_fits_the_8x8_tools():
+    from mmcl_core.data import digits
+    from mmcl_core.data.mnist import load_mnist5k, load_mnist5k_8x8
+
+    small, labels = load_mnist5k_8x8()
+    assert small.shape == (5000, 8, 8) and np.array_equal(labels, load_mnist5k()[1])
+    assert small.min() >= 0 and np.allclose(small.max(axis=(1, 2)), 1.0)
+    words = digits.attribute_words(small, own_medians=True)  # split at MNIST's own medians: balanced words
+    for name, w in words.items():
+        assert 0.4 < np.mean(w == digits.ATTRIBUTE_WORDS[name][1]) < 0.6, name
+
+
 def test_split_is_stratified_disjoint_and_seeded():
     tr, te = mnist.mnist_split(400, 100, seed=3)
     _, labels = mnist.load_mnist5k()

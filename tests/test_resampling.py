@@ -198,6 +198,8 @@ def test_rich_captions_add_style_words_and_keep_everything_else(pairs):
     assert not any("thick" in c or "thin" in c for c in pairs["train"]["captions"])
     assert rich["train"]["text"].shape == pairs["train"]["text"].shape
     assert np.allclose(np.linalg.norm(rich["train"]["text"], axis=1), 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="dataset"):
+        real_data.digit_pairs(dataset="fashion_mnist")
 
 
 def test_gain_predictors_rank_the_teachers_gains():

@@ -241,15 +241,16 @@ def _attribute_thresholds():
             "size": float(np.median(attrs["size"]))}
 
 
-def attribute_words(images: np.ndarray) -> dict:
-    """Binary style words per image from :func:`measure_attributes`, split at dataset medians.
+def attribute_words(images: np.ndarray, own_medians: bool = False) -> dict:
+    """Binary style words per image from :func:`measure_attributes`, split at the bundled digits' medians (or, with
+    ``own_medians``, at the medians of ``images`` themselves: for another dataset, such as MNIST brought to 8x8).
 
     Returns:
         dict attribute -> (n,) array of words, for attributes ``thickness`` (thin/thick),
         ``slant`` (upright/slanted) and ``size`` (small/large).
     """
     attrs = measure_attributes(images)
-    thr = _attribute_thresholds()
     values = {"thickness": attrs["ink"], "slant": np.abs(attrs["slant"]), "size": attrs["size"]}
+    thr = ({name: float(np.median(v)) for name, v in values.items()} if own_medians else _attribute_thresholds())
     return {name: np.where(values[name] > thr[name], ATTRIBUTE_WORDS[name][1], ATTRIBUTE_WORDS[name][0])
             for name in ATTRIBUTE_WORDS}

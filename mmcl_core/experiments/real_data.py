@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_int, check_real
+from .._checks import check_choice, check_int, check_real
 from ..data import captions as cap
 from ..data import digits
 from ..data.text import embed_captions
@@ -81,23 +81,24 @@ def prompt_retrieval(model=None, seed: int = 0, cache_dir=None) -> dict:
 def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False, p_color: float = 0.9,
                 test_color_mode: str = "independent", background_strength: float = 0.0, n_styles: int = 6,
                 pixel_noise_std: float = 0.0, test_fraction: float = 0.25, seed: int = 0, model=None,
-                cache_dir=None, caption_kwargs: dict | None = None) -> dict:
+                cache_dir=None, caption_kwargs: dict | None = None, dataset: str = "digits") -> dict:
     """Image-caption pairs on a seeded stratified split, with caption embeddings.
 
     ``background_strength > 0`` draws each image over one of ``n_styles`` background patterns chosen
     independently of the class: a cross-class nuisance that SimCLR's augmentations preserve.
     ``caption_kwargs`` go to :func:`mmcl_core.data.captions.make_captions` (e.g. ``color_prob=0`` for level-2
-    captions with style words but no colour).
+    captions with style words but no colour). ``dataset``: "digits" (scikit-learn's 1,797) or "mnist" (MNIST-5k
+    brought to 8x8, :func:`mmcl_core.data.mnist.load_mnist5k_8x8`).
 
     Returns:
         dict with ``train``/``test`` sub-dicts (``images`` (n, C, 8, 8), ``labels``, ``captions``,
         ``text`` (n, 384) embeddings, ``color_ids``) and ``prompts`` (10, 384).
     """
-    images, labels = digits.load_digit_images()
+    images, labels = _images(dataset)
     rng = make_rng(seed)
     train_idx, test_idx = digits.stratified_split(labels, test_fraction, seed)
     words = digits.attribute_words(images)
-    out = {"prompts": embed_captions(cap.prompt_captions(), model, cache_dir=cache_dir)}
+    out = {"prompts": embed_captions(cap.prompt_captions(), model, cache_dir=cache_dir), "dataset": dataset}
     for split, idx, mode in (("train", train_idx, "correlated"), ("test", test_idx, test_color_mode)):
         y = labels[idx]
         color_ids = digits.nuisance_ids(y, len(digits.COLORS), mode, p_color, rng=rng) if color else None
@@ -109,6 +110,13 @@ def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False,
         out[split] = {"images": x, "labels": y, "captions": c["captions"], "color_ids": color_ids, "background_ids": bg_ids,
                       "text": embed_captions(c["captions"], model, cache_dir=cache_dir), "index": idx}
     return out
+
+
+def _images(dataset: str):
+    from ..data.mnist import load_mnist5k_8x8
+
+    check_choice("dataset", dataset, ("digits", "mnist"))
+    return digits.load_digit_images() if dataset == "digits" else load_mnist5k_8x8()
 
 
 def recaption(pairs: dict, level: int = 2, *, seed: int = 0, style_prob: float = 1.0, model=None,
@@ -124,8 +132,9 @@ def recaption(pairs: dict, level: int = 2, *, seed: int = 0, style_prob: float =
     tr = pairs["train"]
     if "index" not in tr:
         raise ValueError("pairs must come from digit_pairs (its train split records the images' index)")
-    images, _ = digits.load_digit_images()
-    words = {k: v[tr["index"]] for k, v in digits.attribute_words(images).items()}
+    dataset = pairs.get("dataset", "digits")
+    images, _ = _images(dataset)
+    words = {k: v[tr["index"]] for k, v in digits.attribute_words(images, own_medians=dataset != "digits").items()}
     c = cap.make_captions(tr["labels"], level, rng=make_rng(seed), color_ids=tr["color_ids"], style_words=words,
                           style_prob=style_prob)
     train = {**tr, "captions": c["captions"], "text": embed_captions(c["captions"], model, cache_dir=cache_dir)}
