@@ -405,6 +405,11 @@ def _cocluster(noisy: np.ndarray, k: int, seed: int, n_vectors: int | None = Non
     return (rows[:, None] == cols[None, :]).astype(float)
 
 
+def _edge_precision(graph: np.ndarray, truth: np.ndarray) -> float:
+    """Fraction of a graph's edges that join same-class pairs (0 for an empty graph)."""
+    return float((graph * truth).sum() / max(graph.sum(), 1.0))
+
+
 def _graph_fit(data: dict, adjacencies: np.ndarray, epochs: int, seed: int) -> np.ndarray:
     """One pair of MLP towers per graph in ``adjacencies`` (G, n_a, n_b), trained together as one batched program
     (same initialisation for every graph) on the multi-positive InfoNCE of its graph, full batch, cosine similarity
@@ -466,7 +471,7 @@ def noisy_graph_study(seeds=(0, 1, 2), *, flips=None, k: int = 10, profile: str 
         truth = (data["ya"][:, None] == data["yb"][None, :]).astype(float)
         graphs = [_flip(truth, p, np.random.default_rng(seed * 100 + j)) for j, p in enumerate(flips)]
         denoised = [_cocluster(g, k, seed, n_vectors) for g in graphs]
-        precision[i] = [float((d * truth).sum() / max(d.sum(), 1.0)) for d in denoised]
+        precision[i] = [_edge_precision(d, truth) for d in denoised]
         acc = _graph_fit(data, np.stack(graphs + denoised), conf["epochs"], seed)
         noisy[i], clustered[i] = acc[: len(flips)], acc[len(flips):]
     return {"flips": np.array(flips), "noisy": noisy, "coclustered": clustered, "edge_precision": precision,
@@ -492,10 +497,10 @@ def coclustering_precision(flips=(0.1, 0.2, 0.3), seeds=(0, 1, 2), *, k: int = 1
         truth = (data["ya"][:, None] == data["yb"][None, :]).astype(float)
         for j, p in enumerate(flips):
             graph = _flip(truth, p, np.random.default_rng(seed * 100 + j))
-            noisy[i, j] = float((graph * truth).sum() / max(graph.sum(), 1.0))
+            noisy[i, j] = _edge_precision(graph, truth)
             for v, nv in enumerate(n_vectors):
                 denoised = _cocluster(graph, k, seed, nv)
-                precision[i, v, j] = float((denoised * truth).sum() / max(denoised.sum(), 1.0))
+                precision[i, v, j] = _edge_precision(denoised, truth)
     return {"flips": np.array(flips), "n_vectors": np.array(n_vectors), "precision": precision,
             "noisy_precision": noisy, "seeds": seeds}
 
