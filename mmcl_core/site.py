@@ -287,10 +287,9 @@ def check_available() -> None:
 
 
 def _mathjax_dir() -> Path:
-    try:
-        import jupyter_server_mathjax
-    except ImportError:
-        raise RuntimeError("the course site needs its extra packages: pip install 'mmcl-theory-lab[site]'") from None
+    check_available()
+    import jupyter_server_mathjax
+
     path = Path(jupyter_server_mathjax.__file__).parent / "static"
     if not (path / "MathJax.js").is_file():
         raise RuntimeError(f"no MathJax.js under {path}: reinstall jupyter-server-mathjax")

@@ -97,7 +97,7 @@ def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False,
     images, labels = _images(dataset)
     rng = make_rng(seed)
     train_idx, test_idx = digits.stratified_split(labels, test_fraction, seed)
-    words = digits.attribute_words(images)
+    words = _style_words(images, dataset)
     out = {"prompts": embed_captions(cap.prompt_captions(), model, cache_dir=cache_dir), "dataset": dataset}
     for split, idx, mode in (("train", train_idx, "correlated"), ("test", test_idx, test_color_mode)):
         y = labels[idx]
@@ -119,6 +119,11 @@ def _images(dataset: str):
     return digits.load_digit_images() if dataset == "digits" else load_mnist5k_8x8()
 
 
+def _style_words(images, dataset: str) -> dict:
+    """Style words of a dataset's images: split at the bundled digits' medians, or at another dataset's own."""
+    return digits.attribute_words(images, own_medians=dataset != "digits")
+
+
 def recaption(pairs: dict, level: int = 2, *, seed: int = 0, style_prob: float = 1.0, model=None,
               cache_dir=None) -> dict:
     """The same image pairs with new training captions at richness ``level`` (the test split and the images are
@@ -133,8 +138,7 @@ def recaption(pairs: dict, level: int = 2, *, seed: int = 0, style_prob: float =
     if "index" not in tr:
         raise ValueError("pairs must come from digit_pairs (its train split records the images' index)")
     dataset = pairs.get("dataset", "digits")
-    images, _ = _images(dataset)
-    words = {k: v[tr["index"]] for k, v in digits.attribute_words(images, own_medians=dataset != "digits").items()}
+    words = {k: v[tr["index"]] for k, v in _style_words(_images(dataset)[0], dataset).items()}
     c = cap.make_captions(tr["labels"], level, rng=make_rng(seed), color_ids=tr["color_ids"], style_words=words,
                           style_prob=style_prob)
     train = {**tr, "captions": c["captions"], "text": embed_captions(c["captions"], model, cache_dir=cache_dir)}
