@@ -279,6 +279,34 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
         The summary dict: ``{"profile", "device", "notebooks": {name: {status, seconds, metrics,
         figures, error, ...}}}``. Failed notebooks do not stop the others.
     """
+    cell_timeout, jobs, parameters = _checked_run_options(profile, device, html, cell_timeout, jobs, parameters)
+    paths = list_notebooks(notebook_dir, only)
+    infos = [notebook_info(p) for p in paths]
+    _check_parameters(parameters, infos)
+    out_dir = _writable_folder(out)
+    stream = stream or sys.stdout
+    summary = {"profile": profile, "device": device, "python": sys.executable, "notebooks": {}}
+    jobs = min(jobs, max(1, len(paths)))
+    tasks = _reproduce_tasks(paths, infos, profile, parameters, device, student_dir)
+    with _this_interpreter_kernel():
+        records = _execute_tasks(tasks, jobs, out_dir, device, cell_timeout, stream,
+                                 desc=f"mmcl reproduce ({profile})", progress=progress)
+    summary["jobs"] = jobs
+    for path, *_ in tasks:
+        summary["notebooks"][path.stem] = records[path]
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    _print_table(summary, stream)
+    print(f"wrote {out_dir / 'summary.json'}", file=stream)
+    if html:
+        built = build_site(out_dir, out_dir / "html")
+        summary["site"] = {k: (str(v) if k == "index" else v) for k, v in built.items()}
+        print(f"wrote {built['index']} ({built['pages']} pages, {built['size_bytes'] / 1e6:.1f} MB, "
+              f"{built['seconds']:.0f} s)", file=stream)
+    return summary
+
+
+def _checked_run_options(profile, device, html, cell_timeout, jobs, parameters) -> tuple:
+    """:func:`reproduce`'s options, checked before anything runs: (cell_timeout, jobs, parameters)."""
     check_choice("profile", profile, PROFILES)
     check_choice("device", device, DEVICE_CHOICES)
     if not isinstance(html, bool):
@@ -294,9 +322,10 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
         raise ValueError("parameters must not contain 'profile'; use the profile argument")
     if "device" in parameters:
         raise ValueError("parameters must not contain 'device'; use the device argument (--device)")
-    paths = list_notebooks(notebook_dir, only)
-    infos = [notebook_info(p) for p in paths]
-    _check_parameters(parameters, infos)
+    return cell_timeout, jobs, parameters
+
+
+def _writable_folder(out) -> Path:
     out_dir = Path(out).resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -305,12 +334,11 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
         probe.unlink()
     except OSError as exc:
         raise ValueError(f"out {str(out)!r} is not a writable folder: {exc.strerror or exc}") from None
-    stream = stream or sys.stdout
-    summary = {"profile": profile, "device": device, "python": sys.executable, "notebooks": {}}
-    from tqdm.auto import tqdm
+    return out_dir
 
-    jobs = min(jobs, max(1, len(paths)))
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+def _reproduce_tasks(paths, infos, profile, parameters, device, student_dir) -> list:
+    """One ``(path, parameters, student notebook, reads metrics, expected seconds)`` per notebook."""
     tasks = []
     for path, info in zip(paths, infos):
         params = {"profile": profile, **{k: v for k, v in parameters.items() if k in info["parameters"]}}
@@ -323,58 +351,47 @@ def reproduce(profile: str = "quick", only: str | None = None, out="runs/latest"
                 raise ValueError(f"student_dir {student_dir!s} has no {path.name}")
         tasks.append((path, params, student, "metrics_dir" in info["parameters"],
                       float(info["runtime_s"].get(profile, 0) or 0)))
+    return tasks
 
-    def report(path, record):
-        if record.get("student", {}).get("problems"):
-            print(f"\nSTUDENT VERSION {path.name}: " + "; ".join(record["student"]["problems"]), file=stream)
-        if record["status"] != "ok":
-            print(f"\nFAILED {path.name}: {record['error']}", file=stream)
-            if record.get("traceback"):
-                print(record["traceback"], file=stream)
+
+def _report_failure(path, record, stream) -> None:
+    if record.get("student", {}).get("problems"):
+        print(f"\nSTUDENT VERSION {path.name}: " + "; ".join(record["student"]["problems"]), file=stream)
+    if record["status"] != "ok":
+        print(f"\nFAILED {path.name}: {record['error']}", file=stream)
+        if record.get("traceback"):
+            print(record["traceback"], file=stream)
+
+
+def _execute_tasks(tasks, jobs, out_dir, device, cell_timeout, stream, *, desc, progress) -> dict:
+    """Run every task (``jobs`` at once, each kernel with cores // jobs threads; a notebook that reads the others'
+    metrics last); path -> record."""
+    from tqdm.auto import tqdm
 
     records = {}
-    with _this_interpreter_kernel():
-        bar = tqdm(total=len(tasks), desc=f"mmcl reproduce ({profile})", unit="nb", disable=not progress)
-        if jobs == 1:
-            for path, params, student, *_ in tasks:
-                bar.set_postfix_str(path.stem)
-                records[path] = _run_one(path, out_dir, params, device, cell_timeout, student)
-                report(path, records[path])
-                bar.update()
-        else:
-            from concurrent.futures import ThreadPoolExecutor, as_completed
+    bar = tqdm(total=len(tasks), desc=desc, unit="nb", disable=not progress)
 
-            from . import execution
+    def one(path, params, student, threads=None):
+        bar.set_postfix_str(path.stem)
+        records[path] = _run_one(path, out_dir, params, device, cell_timeout, student, threads)
+        _report_failure(path, records[path], stream)
+        bar.update()
 
-            execution.register()
-            first = sorted((t for t in tasks if not t[3]), key=lambda t: -t[4])  # longest first
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mmcl-notebook") as pool:
-                running = {pool.submit(_run_one, path, out_dir, params, device, cell_timeout, student, threads): path
-                           for path, params, student, *_ in first}
-                for done in as_completed(running):
-                    path = running[done]
-                    records[path] = done.result()
-                    report(path, records[path])
-                    bar.set_postfix_str(path.stem)
-                    bar.update()
-            for path, params, student, *_ in (t for t in tasks if t[3]):  # reads the others' metrics: last
-                bar.set_postfix_str(path.stem)
-                records[path] = _run_one(path, out_dir, params, device, cell_timeout, student)
-                report(path, records[path])
-                bar.update()
-        bar.close()
-    summary["jobs"] = jobs
-    for path, *_ in tasks:
-        summary["notebooks"][path.stem] = records[path]
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    _print_table(summary, stream)
-    print(f"wrote {out_dir / 'summary.json'}", file=stream)
-    if html:
-        built = build_site(out_dir, out_dir / "html")
-        summary["site"] = {k: (str(v) if k == "index" else v) for k, v in built.items()}
-        print(f"wrote {built['index']} ({built['pages']} pages, {built['size_bytes'] / 1e6:.1f} MB, "
-              f"{built['seconds']:.0f} s)", file=stream)
-    return summary
+    if jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from . import execution
+
+        execution.register()
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        first = sorted((t for t in tasks if not t[3]), key=lambda t: -t[4])  # longest first
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mmcl-notebook") as pool:
+            for future in [pool.submit(one, path, params, student, threads) for path, params, student, *_ in first]:
+                future.result()
+    for path, params, student, *_ in (t for t in tasks if jobs == 1 or t[3]):  # metrics readers last
+        one(path, params, student)
+    bar.close()
+    return records
 
 
 def _print_table(summary: dict, stream) -> None:

@@ -51,13 +51,26 @@ def _classes():
     global SlicedChannel, SlicedKernelClient, HeadlessKernelManager, _Client, _Engine
     if _Engine is not None:
         return
-    import zmq
     from jupyter_client.asynchronous.client import AsyncKernelClient
-    from jupyter_client.channels import AsyncZMQSocketChannel
-    from jupyter_client.manager import AsyncKernelManager
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import NBClientEngine
     from traitlets import Type
+
+    channel = _sliced_channel()
+
+    class _SlicedKernelClient(AsyncKernelClient):
+        shell_channel_class = Type(channel)
+        iopub_channel_class = Type(channel)
+        stdin_channel_class = Type(channel)
+        control_channel_class = Type(channel)
+
+    manager = _headless_kernel_manager(_SlicedKernelClient)
+    client = _headless_client()
+    SlicedChannel, SlicedKernelClient, HeadlessKernelManager = channel, _SlicedKernelClient, manager
+    _Client, _Engine = client, _mmcl_engine(client, manager)
+
+
+def _sliced_channel():
+    import zmq
+    from jupyter_client.channels import AsyncZMQSocketChannel
 
     class _SlicedChannel(AsyncZMQSocketChannel):
         """A kernel channel whose waits are short polls plus a direct look at the socket's events."""
@@ -71,18 +84,18 @@ def _classes():
                 if deadline is not None and time.monotonic() >= deadline:
                     raise Empty
 
-    class _SlicedKernelClient(AsyncKernelClient):
-        shell_channel_class = Type(_SlicedChannel)
-        iopub_channel_class = Type(_SlicedChannel)
-        stdin_channel_class = Type(_SlicedChannel)
-        control_channel_class = Type(_SlicedChannel)
+    return _SlicedChannel
+
+
+def _headless_kernel_manager(client_class):
+    from jupyter_client.manager import AsyncKernelManager
 
     class _HeadlessKernelManager(AsyncKernelManager):
         """A kernel on IPC sockets in a private folder (POSIX), talked to by :class:`SlicedKernelClient`."""
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.client_factory = _SlicedKernelClient
+            self.client_factory = client_class
             self._ipc_dir = None
             if os.name == "posix":
                 self._ipc_dir = tempfile.mkdtemp(prefix="mmcl-k-")  # 0700; short path (Unix sockets: 108 bytes)
@@ -93,6 +106,12 @@ def _classes():
             await super()._async_cleanup_resources(restart=restart)
             if self._ipc_dir and not restart:
                 shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+    return _HeadlessKernelManager
+
+
+def _headless_client():
+    from papermill.clientwrap import PapermillNotebookClient
 
     class _HeadlessClient(PapermillNotebookClient):
         """papermill's client with the stall watchdog, and the student tail run with errors allowed."""
@@ -138,6 +157,12 @@ def _classes():
                 finally:
                     self.nb_man.cell_complete(self.nb.cells[index], cell_index=index)
 
+    return _HeadlessClient
+
+
+def _mmcl_engine(client_class, manager_class):
+    from papermill.engines import NBClientEngine
+
     class _MMCLEngine(NBClientEngine):
         @classmethod
         def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
@@ -149,17 +174,15 @@ def _classes():
                 launch["env"] = {**os.environ, **{k: str(v) for k, v in start["kernel_env"].items()}}
             if start.get("kernel_cwd") is not None:
                 launch["cwd"] = str(start["kernel_cwd"])
-            _HeadlessClient(nb_man, kernel_name=kernel_name, log_output=log_output, stdout_file=stdout_file,
+            client_class(nb_man, kernel_name=kernel_name, log_output=log_output, stdout_file=stdout_file,
                             stderr_file=stderr_file, startup_timeout=start_timeout, timeout=execution_timeout,
-                            kernel_manager_class=_HeadlessKernelManager, **kwargs).execute(**launch)
+                            kernel_manager_class=manager_class, **kwargs).execute(**launch)
             tail = [c for c in nb_man.nb.cells if c.metadata.get(_STUDENT_KEY)]
             if tail:  # out of the notebook before papermill looks for errors: they belong to the student version
                 nb_man.nb.cells = [c for c in nb_man.nb.cells if not c.metadata.get(_STUDENT_KEY)]
                 nb_man.nb.metadata[_STUDENT_KEY] = tail
 
-    SlicedChannel, SlicedKernelClient, HeadlessKernelManager = _SlicedChannel, _SlicedKernelClient, \
-        _HeadlessKernelManager
-    _Client, _Engine = _HeadlessClient, _MMCLEngine
+    return _MMCLEngine
 
 
 SlicedChannel = SlicedKernelClient = HeadlessKernelManager = _Client = _Engine = None
@@ -182,6 +205,31 @@ def register() -> None:
         _classes()
         if "mmcl-headless" not in papermill_engines._engines:
             papermill_engines.register("mmcl-headless", _Engine)
+
+
+def _with_student_tail(source: str, output_path, student_tail, tail_at) -> str:
+    """A temporary copy of the notebook ``source`` with the student cells inserted before cell ``tail_at`` (errors
+    allowed, marked so that :func:`execute` takes them out again); returns its path."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    at = len(nb.cells) if tail_at is None else tail_at
+    if not 0 <= at <= len(nb.cells):
+        raise ValueError(f"tail_at must be in [0, {len(nb.cells)}], got {tail_at}")
+    tail = []
+    for cell in student_tail:
+        cell = copy.deepcopy(cell)
+        cell.metadata[_STUDENT_KEY] = cell.get("id", True)
+        if "id" in cell:
+            cell.id = f"student-{cell.id}"  # unique beside the instructor's cell of the same id
+        cell.metadata.setdefault("tags", []).append("raises-exception")  # errors allowed, judged by the caller
+        tail.append(cell)
+    nb.cells[at:at] = tail
+    fd, tmp = tempfile.mkstemp(suffix=".ipynb", prefix="mmcl-combined-",
+                               dir=os.path.dirname(os.path.abspath(str(output_path))))
+    os.close(fd)
+    nbformat.write(nb, tmp)
+    return tmp
 
 
 def execute(input_path, output_path, *, parameters=None, kernel_name: str = "python3", cwd=None,
@@ -211,27 +259,8 @@ def execute(input_path, output_path, *, parameters=None, kernel_name: str = "pyt
     import papermill
 
     register()
-    source = str(input_path)
-    tmp = None
-    if student_tail:
-        nb = nbformat.read(source, as_version=4)
-        at = len(nb.cells) if tail_at is None else tail_at
-        if not 0 <= at <= len(nb.cells):
-            raise ValueError(f"tail_at must be in [0, {len(nb.cells)}], got {tail_at}")
-        tail = []
-        for cell in student_tail:
-            cell = copy.deepcopy(cell)
-            cell.metadata[_STUDENT_KEY] = cell.get("id", True)
-            if "id" in cell:
-                cell.id = f"student-{cell.id}"  # unique beside the instructor's cell of the same id
-            cell.metadata.setdefault("tags", []).append("raises-exception")  # errors allowed, judged by the caller
-            tail.append(cell)
-        nb.cells[at:at] = tail
-        fd, tmp = tempfile.mkstemp(suffix=".ipynb", prefix="mmcl-combined-", dir=os.path.dirname(os.path.abspath(
-            str(output_path))))
-        os.close(fd)
-        nbformat.write(nb, tmp)
-        source = tmp
+    tmp = _with_student_tail(str(input_path), output_path, student_tail, tail_at) if student_tail else None
+    source = tmp or str(input_path)
     try:
         nb = papermill.execute_notebook(source, str(output_path), parameters=parameters or {},
                                         kernel_name=kernel_name, progress_bar=False, log_output=False,

@@ -290,7 +290,7 @@ def _check_06_1(fn):
     return "n SNR^2 = n ||mu||^2 / (sigma^2 d); check each factor"
 
 
-def _check_06_2(answer, *, pd, level: float = 0.8):
+def _check_06_2(answer, *, phase, level: float = 0.8):
     from .experiments.huang2024 import crossing
 
     value = _number(answer, "the predicted n SNR^2")
@@ -298,9 +298,9 @@ def _check_06_2(answer, *, pd, level: float = 0.8):
         return value
     if value <= 0:
         return "n SNR^2 is positive"
-    x = np.asarray(pd["n_snr2"], dtype=float)
-    single = crossing(x, pd["single"].mean(1), level)
-    multi = min(crossing(x, row.mean(1), level) for row in pd["multi"])
+    x = np.asarray(phase["n_snr2"], dtype=float)
+    single = crossing(x, phase["single"].mean(1), level)
+    multi = min(crossing(x, row.mean(1), level) for row in phase["multi"])
     if not math.isfinite(single):
         return "on this grid single-modal never reaches the level; widen the grid first"
     if abs(math.log(value / single)) <= math.log(1.6):
@@ -457,7 +457,7 @@ EXERCISES: dict[str, Exercise] = {e.id: e for e in [
              ("batch_size",)),
     Exercise("06.1", "06_huang_synthetic", "implement the control parameter n SNR^2", _check_06_1),
     Exercise("06.2", "06_huang_synthetic", "predict where the single-modal model starts to learn the signal",
-             _check_06_2, ("pd",)),
+             _check_06_2, ("phase",)),
     Exercise("07.1", "07_huang_colored_digits", "standardise features with training statistics", _check_07_1),
     Exercise("07.2", "07_huang_colored_digits", "which caption steers the encoder away from colour?", _check_07_2,
              ("summary",)),

@@ -73,23 +73,36 @@ def resampled_nt_xent(z_1: torch.Tensor, z_2: torch.Tensor, teacher: torch.Tenso
     eye = torch.eye(n2, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(eye, float("-inf"))
     info: dict = {"kept_fraction": 1.0}
-
-    def nll(lg):
-        return -(lg.log_softmax(dim=1)[idx, partner])
-
     if method == "simclr":
-        return nll(logits).mean(), info
+        return _nll(logits, idx, partner).mean(), info
     s = teacher.to(z.dtype)
     if method == "add_new_positive":
-        top_k = check_int("top_k", top_k, low=1, high=n2 - 2)
-        w = check_real("new_positive_weight", new_positive_weight, low=0.0, high=1.0)
-        excluded = s.masked_fill(eye, float("-inf"))
-        excluded[idx, partner] = float("-inf")  # the anchor itself and its own positive are not "new"
-        picked = excluded.topk(top_k, dim=1).indices  # (2N, top_k)
-        logp = logits.log_softmax(dim=1)
-        new = -logp.gather(1, picked).mean(dim=1)
-        info["picked"] = picked
-        return (1 - w) * nll(logits).mean() + w * new.mean(), info
+        return _add_new_positive(logits, s, eye, idx, partner, top_k, new_positive_weight, info)
+    return _drop(method, logits, s, eye, idx, partner, ratio, as_released, info)
+
+
+def _nll(logits: torch.Tensor, idx: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+    """Per-anchor negative log-probability of the positive partner."""
+    return -(logits.log_softmax(dim=1)[idx, partner])
+
+
+def _add_new_positive(logits, s, eye, idx, partner, top_k, new_positive_weight, info: dict):
+    """AddNewPositive: the teacher's top-k other views become extra positives, weighted ``w`` against SimCLR's."""
+    n2 = logits.shape[0]
+    top_k = check_int("top_k", top_k, low=1, high=n2 - 2)
+    w = check_real("new_positive_weight", new_positive_weight, low=0.0, high=1.0)
+    excluded = s.masked_fill(eye, float("-inf"))
+    excluded[idx, partner] = float("-inf")  # the anchor itself and its own positive are not "new"
+    picked = excluded.topk(top_k, dim=1).indices  # (2N, top_k)
+    logp = logits.log_softmax(dim=1)
+    new = -logp.gather(1, picked).mean(dim=1)
+    info["picked"] = picked
+    return (1 - w) * _nll(logits, idx, partner).mean() + w * new.mean(), info
+
+
+def _drop(method, logits, s, eye, idx, partner, ratio, as_released: bool, info: dict):
+    """The three drop methods: teacher-chosen positive terms or denominator entries leave the loss."""
+    n2 = logits.shape[0]
     ratio = (DEFAULT_RATIOS[method] if ratio is None
              else check_real("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True))
     count = int(ratio * n2)
@@ -103,8 +116,8 @@ def resampled_nt_xent(z_1: torch.Tensor, z_2: torch.Tensor, teacher: torch.Tenso
         info["kept_fraction"] = float(keep.float().mean())
         if as_released:
             # The released code masks, then recomputes log_softmax over the unmasked logits and divides by 2N.
-            return nll(logits).mean(), info
-        return nll(logits)[keep].sum() / keep.sum().clamp(min=1), info
+            return _nll(logits, idx, partner).mean(), info
+        return _nll(logits, idx, partner)[keep].sum() / keep.sum().clamp(min=1), info
     if method == "drop_false_negative":
         threshold = s.topk(count, dim=1).values[:, -1:]  # count-th largest per row
         drop = s >= threshold
@@ -113,4 +126,4 @@ def resampled_nt_xent(z_1: torch.Tensor, z_2: torch.Tensor, teacher: torch.Tenso
         drop = s <= threshold
     drop[idx, partner] = False  # the positive always stays
     info["kept_fraction"] = float(1 - (drop & ~eye).float().sum() / (n2 * (n2 - 1)))
-    return nll(logits.masked_fill(drop, float("-inf"))).mean(), info
+    return _nll(logits.masked_fill(drop, float("-inf")), idx, partner).mean(), info

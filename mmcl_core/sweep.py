@@ -88,13 +88,13 @@ def _checksum(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def _array_digest(result: dict) -> str:
+def _array_hash(result: dict) -> str:
     """SHA-256 over the names, dtypes, shapes and bytes of a result's arrays (the checksum of an NPZ entry)."""
-    digest = hashlib.sha256()
+    sha = hashlib.sha256()
     for k in sorted(result):
         arr = np.ascontiguousarray(result[k])
-        digest.update(k.encode() + b"\x00" + arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes())
-    return digest.hexdigest()
+        sha.update(k.encode() + b"\x00" + arr.dtype.str.encode() + str(arr.shape).encode() + arr.tobytes())
+    return sha.hexdigest()
 
 
 def _request(name: str, version: str, params: dict, seed: int) -> dict:
@@ -145,7 +145,7 @@ def _save(base: Path, request: dict, result: dict) -> Path:
         _write_atomic(path, json.dumps(doc, sort_keys=True, allow_nan=False).encode())
         base.with_suffix(".npz").unlink(missing_ok=True)
     else:
-        meta = json.dumps({"request": request, "sha256": _array_digest(result)}, allow_nan=False)
+        meta = json.dumps({"request": request, "sha256": _array_hash(result)}, allow_nan=False)
         buf = io.BytesIO()
         np.savez(buf, __meta__=np.array(meta), **{f"r_{k}": v for k, v in result.items()})
         path = base.with_suffix(".npz")
@@ -174,7 +174,7 @@ def _load(base: Path, request: dict) -> dict | None:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["__meta__"]), parse_constant=_no_constants)
                 result = {k[2:]: z[k] for k in z.files if k.startswith("r_")}
-            ok = meta["request"] == request and result and _array_digest(result) == meta["sha256"]
+            ok = meta["request"] == request and result and _array_hash(result) == meta["sha256"]
             return result if ok else None
         except Exception:  # noqa: BLE001 - a truncated zip raises one of many types: treat all as a cache miss
             return None
@@ -293,33 +293,8 @@ def _call(fn: Callable, params: dict, seed: int) -> dict:
     return fn(**params, seed=seed)
 
 
-def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iterable[int] = (0,),
-              batched: Callable[[list[dict]], list[dict]] | None = None, executor: Any = None,
-              cache_dir: str | os.PathLike | None = None, name: str | None = None, version: str = "1",
-              max_workers: int | None = None, progress: bool = True) -> SweepTable:
-    """Compute ``fn(**point, seed=s)`` for every point and seed, reading what the cache already holds.
-
-    Args:
-        fn: the experiment, a module-level function returning a dict of numbers (None if only ``batched``).
-        points: parameter dicts (e.g. from :func:`grid`).
-        seeds: seeds of every point.
-        batched: optional vectorised form: ``batched(list of {**point, "seed": s}) -> list of result dicts``, one
-            call for all missing points.
-        executor: ``None`` (``batched`` if given, else ``"process"``), ``"batched"``, ``"serial"``, ``"process"``,
-            a :class:`concurrent.futures.Executor`, or a ``dask.distributed.Client``.
-        cache_dir: directory of the cache (None: no cache, everything is computed).
-        name: the cache's name for the experiment (default: ``fn``'s module and qualified name; the keywords of a
-            ``functools.partial`` are not part of the key, so put what changes results in the points).
-        version: bump it when the experiment's code changes, so old entries are not reused.
-        max_workers: processes of the ``"process"`` executor (default: the machine's cores).
-        progress: show a tqdm progress bar over the points.
-
-    Returns:
-        :class:`SweepTable` with one row per (point, seed), in the order of ``points`` then ``seeds``.
-    """
-    from tqdm.auto import tqdm
-
-    start = time.perf_counter()
+def _checked_sweep(fn, points, seeds, batched, executor, name) -> tuple:
+    """:func:`run_sweep`'s arguments checked: (seeds, executor, cache name)."""
     if fn is None and batched is None:
         raise ValueError("give fn, batched, or both")
     if fn is not None and not callable(fn):
@@ -347,11 +322,70 @@ def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iter
         while hasattr(target, "func"):  # functools.partial: name the wrapped function
             target = target.func
         name = f"{target.__module__}.{getattr(target, '__qualname__', type(target).__name__)}"
+    return seeds, executor, name
+
+
+def _compute(todo: list, store, fn, batched, executor, max_workers) -> None:
+    """Compute the missing ``(index, point, seed, cache base)`` entries with the executor, ``store``-ing each."""
+    if executor == "batched":
+        outs = batched([{**p, "seed": s} for _, p, s, _ in todo])
+        if not isinstance(outs, (list, tuple)) or len(outs) != len(todo):
+            raise ValueError(f"batched must return one result per point ({len(todo)}), got "
+                             f"{type(outs).__name__} of length {len(outs) if hasattr(outs, '__len__') else '?'}")
+        for (i, p, s, base), out in zip(todo, outs):
+            store(i, p, s, base, out)
+        return
+    if executor == "serial":
+        for i, p, s, base in todo:
+            store(i, p, s, base, _call(fn, p, s))
+        return
+    own = executor == "process"
+    pool = (cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(), mp_context=_spawn(),
+                                   initializer=_exit_with_parent, initargs=(os.getpid(),)) if own else
+            executor.get_executor() if hasattr(executor, "get_executor") else executor)
+    if not hasattr(pool, "submit"):
+        raise TypeError(f"executor must have submit(), got {type(executor).__name__}")
+    try:
+        futures = {pool.submit(_call, fn, p, s): (i, p, s, base) for i, p, s, base in todo}
+        for fut in cf.as_completed(futures):
+            store(*futures[fut], fut.result())
+    finally:
+        if own:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iterable[int] = (0,),
+              batched: Callable[[list[dict]], list[dict]] | None = None, executor: Any = None,
+              cache_dir: str | os.PathLike | None = None, name: str | None = None, version: str = "1",
+              max_workers: int | None = None, progress: bool = True) -> SweepTable:
+    """Compute ``fn(**point, seed=s)`` for every point and seed, reading what the cache already holds.
+
+    Args:
+        fn: the experiment, a module-level function returning a dict of numbers (None if only ``batched``).
+        points: parameter dicts (e.g. from :func:`grid`).
+        seeds: seeds of every point.
+        batched: optional vectorised form: ``batched(list of {**point, "seed": s}) -> list of result dicts``, one
+            call for all missing points.
+        executor: ``None`` (``batched`` if given, else ``"process"``), ``"batched"``, ``"serial"``, ``"process"``,
+            a :class:`concurrent.futures.Executor`, or a ``dask.distributed.Client``.
+        cache_dir: directory of the cache (None: no cache, everything is computed).
+        name: the cache's name for the experiment (default: ``fn``'s module and qualified name; the keywords of a
+            ``functools.partial`` are not part of the key, so put what changes results in the points).
+        version: bump it when the experiment's code changes, so old entries are not reused.
+        max_workers: processes of the ``"process"`` executor (default: the machine's cores).
+        progress: show a tqdm progress bar over the points.
+
+    Returns:
+        :class:`SweepTable` with one row per (point, seed), in the order of ``points`` then ``seeds``.
+    """
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    seeds, executor, name = _checked_sweep(fn, points, seeds, batched, executor, name)
     cache = Path(cache_dir) if cache_dir is not None else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
     stem = name.rsplit(".", 1)[-1]
-
     todo, results = [], {}
     for i, (p, s) in enumerate((p, s) for p in points for s in seeds):
         base = cache / f"{stem}-{point_key(name, version, p, s)}" if cache is not None else None
@@ -371,32 +405,8 @@ def run_sweep(fn: Callable[..., dict] | None, points: list[dict], *, seeds: Iter
         bar.update(1)
 
     try:
-        if not todo:
-            pass  # everything came from the cache
-        elif executor == "batched":
-            outs = batched([{**p, "seed": s} for _, p, s, _ in todo])
-            if not isinstance(outs, (list, tuple)) or len(outs) != len(todo):
-                raise ValueError(f"batched must return one result per point ({len(todo)}), got "
-                                 f"{type(outs).__name__} of length {len(outs) if hasattr(outs, '__len__') else '?'}")
-            for (i, p, s, base), out in zip(todo, outs):
-                store(i, p, s, base, out)
-        elif executor == "serial":
-            for i, p, s, base in todo:
-                store(i, p, s, base, _call(fn, p, s))
-        else:
-            own = executor == "process"
-            pool = (cf.ProcessPoolExecutor(max_workers=max_workers or os.cpu_count(), mp_context=_spawn(),
-                                           initializer=_exit_with_parent, initargs=(os.getpid(),)) if own else
-                    executor.get_executor() if hasattr(executor, "get_executor") else executor)
-            if not hasattr(pool, "submit"):
-                raise TypeError(f"executor must have submit(), got {type(executor).__name__}")
-            try:
-                futures = {pool.submit(_call, fn, p, s): (i, p, s, base) for i, p, s, base in todo}
-                for fut in cf.as_completed(futures):
-                    store(*futures[fut], fut.result())
-            finally:
-                if own:
-                    pool.shutdown(wait=False, cancel_futures=True)
+        if todo:  # else everything came from the cache
+            _compute(todo, store, fn, batched, executor, max_workers)
     finally:
         bar.close()
     rows = []

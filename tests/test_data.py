@@ -258,3 +258,13 @@ def test_augment_is_seeded_batched_and_in_range():
     torch.testing.assert_close(identity, x, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="dropout"):
         augment(x, torch.Generator(), dropout=1.0)
+
+
+def test_detail_probabilities_default_to_one_for_unnamed_attributes():
+    from mmcl_core.data.captions import make_captions
+
+    labels = np.arange(20) % 10
+    words = {"thickness": np.array(["thick", "thin"] * 10), "slant": np.array(["slanted", "upright"] * 10)}
+    out = make_captions(labels, 2, rng=np.random.default_rng(0), style_words=words, detail_probs={"slant": 0.0})
+    assert all("thick" in c or "thin" in c for c in out["captions"])  # thickness: probability 1 when not named
+    assert not any("slanted" in c or "upright" in c for c in out["captions"])

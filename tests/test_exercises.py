@@ -84,7 +84,7 @@ CASES = {
         (lambda n, mu, s, d: n * mu / (s ** 2 * d), "square the signal norm"),
         (lambda n, mu, s, d: n * mu ** 2 / s ** 2, "divide by d"),
         (lambda n, mu, s, d: mu ** 2 / (s ** 2 * d), "number of samples")]),
-    "06.2": (1.8, {"pd": PD}, [(0.4, "multi-modal model crosses"), (20.0, "too high")]),
+    "06.2": (1.8, {"phase": PD}, [(0.4, "multi-modal model crosses"), (20.0, "too high")]),
     "07.1": (standardise, {}, [(lambda tr, te: (standardise(tr, tr)[0], standardise(te, te)[0]), "training features only"),
                                (lambda tr, te: (tr / tr.std(0), te / tr.std(0)), "subtract the training mean")]),
     "07.2": ("multi_ideal_digit", {"summary": SUMMARY}, [("multi_ideal_digit_colour", "names the colour")]),

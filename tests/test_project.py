@@ -1,5 +1,6 @@
 """Project-level contracts: import side effects, dependency lists, README and CI."""
 
+import ast
 import re
 import subprocess
 import sys
@@ -121,3 +122,33 @@ def test_imports_flow_one_way_and_no_two_modules_import_each_other():
         for target in internal:
             if target in graph and target != name:
                 assert name not in graph[target][0], f"{name} and {target} import each other"
+
+
+def test_each_paper_module_stays_small():
+    """ARCHITECTURE.md: a paper module passing ~400 lines gets a second module, re-exported by the first."""
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines())
+             for p in (ROOT / "mmcl_core" / "experiments").glob("*.py")}
+    assert all(n <= 400 for n in sizes.values()), {k: v for k, v in sizes.items() if v > 400}
+
+
+def test_notebook_code_cells_are_thin():
+    """Notebooks call mmcl_core, draw and assert: no code cell over 15 lines."""
+    import nbformat
+
+    long = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            lines = len(cell.source.strip().splitlines())
+            if cell.cell_type == "code" and lines > 15:
+                long.append((path.name, cell.get("id"), lines))
+    assert not long, long
+
+
+def test_no_function_in_the_package_is_long():
+    """Math that matters lives in small functions: none over 60 lines (docstring included)."""
+    long = []
+    for path in sorted((ROOT / "mmcl_core").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append((str(path.relative_to(ROOT)), node.name, node.end_lineno - node.lineno + 1))
+    assert not long, long

@@ -80,11 +80,11 @@ def test_2_damaged_foreign_or_edited_caption_cache_entries_are_never_returned(tm
     damages = {
         "negated values, old checksum": lambda: _rewrite(path, embeddings=-emb),
         "shape (n, 10)": lambda: _rewrite(path, embeddings=np.ones((3, 10), np.float32),
-                                          sha256=np.array(text._digest(np.ones((3, 10), np.float32)))),
+                                          sha256=np.array(text._content_hash(np.ones((3, 10), np.float32)))),
         "rows not unit-norm, checksum redone": lambda: _rewrite(path, embeddings=2 * emb,
-                                                                sha256=np.array(text._digest(2 * emb))),
+                                                                sha256=np.array(text._content_hash(2 * emb))),
         "float64, checksum redone": lambda: _rewrite(path, embeddings=emb.astype(np.float64),
-                                                     sha256=np.array(text._digest(emb.astype(np.float64)))),
+                                                     sha256=np.array(text._content_hash(emb.astype(np.float64)))),
         "truncated": lambda: path.write_bytes(path.read_bytes()[:100]),
         "another request's entry copied over": lambda: (text.embed_captions(other, cache_dir=tmp_path),
                                                         path.write_bytes(text.cache_path(other, cache_dir=tmp_path)

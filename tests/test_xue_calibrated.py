@@ -52,7 +52,7 @@ def test_logit_effective_robustness_on_digits():
 
 
 def test_feature_sharing_full_rank_class_prompts_see_no_annotation_and_truncation_does():
-    s = xc.feature_sharing((0,), n=2000, n_test=2000)
+    s = xue.feature_sharing((0,), n=2000, n_test=2000)
     full = s["full rank, class prompts"]
     assert np.abs(full["effect_with"]).max() == 0 and np.allclose(full["weight_annotated"], full["weight_unannotated"])
     trunc = s["rank 13, class prompts"]
@@ -68,7 +68,7 @@ def test_feature_sharing_full_rank_class_prompts_see_no_annotation_and_truncatio
     (lambda: xc.ingredient_study((0,), ingredients=["magic"]), "ingredient"),
     (lambda: xc.ingredient_study(()), "seeds"),
     (lambda: xc.logit_effective_robustness(0, shift="correlated"), "shift"),
-    (lambda: xc.feature_sharing((0,), switches=["rank 2"]), "switch"),
+    (lambda: xue.feature_sharing((0,), switches=["rank 2"]), "switch"),
     (lambda: xue.test_probability("id", 1.5), "p_train"),
     (lambda: xue.linear_accuracy(1.0, 0.5, p_test=2, sigma_core=1.0, sigma_spu=0.1), "p_test"),
     (lambda: xue.linear_accuracy(1.0, 0.5, p_test=0.5, sigma_core=0.0, sigma_spu=0.1), "sigma_core"),

@@ -79,6 +79,42 @@ def make_captions(labels, level: int, *, rng: np.random.Generator, noise_rate: f
         ``mentions_color``, ``mentions_background``, ``mentions_style`` (n,) bool, ``color_named``
         (n,) int (-1 when not named), ``template_ids`` (n,) int.
     """
+    labels, color_ids, background_ids, detail_probs, probs = _checked_caption_inputs(
+        labels, level, noise_rate, color_ids, color_prob, background_ids, background_prob, style_words, style_prob,
+        detail_probs)
+    n, rng = labels.size, check_rng(rng)
+    wrong = rng.random(n) < probs["noise_rate"]
+    named = np.where(wrong, (labels + rng.integers(1, N_CLASSES, size=n)) % N_CLASSES, labels)
+    template_ids = rng.integers(0, len(TEMPLATES), size=n)
+    mention_color = np.zeros(n, bool) if level == 0 or color_ids is None else rng.random(n) < probs["color_prob"]
+    mention_bg = (np.zeros(n, bool) if level == 0 or background_ids is None
+                  else rng.random(n) < probs["background_prob"])
+    mention_style = np.zeros(n, bool) if level < 2 else rng.random(n) < probs["style_prob"]
+    detail_draws = ({name: rng.random(n) < detail_probs[name] for name in style_words} if level == 2 else {})
+    color_phrase_ids = rng.integers(0, len(COLOR_PHRASES), size=n)
+    bg_phrase_ids = rng.integers(0, len(BACKGROUND_PHRASES), size=n)
+
+    captions, has_style = [], np.zeros(n, bool)
+    for i in range(n):
+        adjectives = [str(style_words[name][i]) for name in detail_draws if mention_style[i] and detail_draws[name][i]]
+        has_style[i] = bool(adjectives)
+        text = TEMPLATES[template_ids[i]].format(adj=", ".join(adjectives) + " " if adjectives else "",
+                                                 digit=DIGIT_WORDS[named[i]])
+        if mention_color[i]:
+            text += COLOR_PHRASES[color_phrase_ids[i]].format(color=COLOR_NAMES[color_ids[i]])
+        if mention_bg[i]:
+            text += BACKGROUND_PHRASES[bg_phrase_ids[i]].format(bg=BACKGROUND_NAMES[background_ids[i]])
+        captions.append(text)
+    return {"captions": captions, "digit_named": named, "wrong_digit": wrong, "mentions_color": mention_color,
+            "mentions_background": mention_bg, "mentions_style": has_style,
+            "color_named": np.where(mention_color, color_ids if color_ids is not None else -1, -1),
+            "template_ids": template_ids}
+
+
+def _checked_caption_inputs(labels, level, noise_rate, color_ids, color_prob, background_ids, background_prob,
+                            style_words, style_prob, detail_probs) -> tuple:
+    """:func:`make_captions`'s arguments checked: labels, colour and background ids, detail probabilities and the
+    named probabilities."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be a non-empty 1-D integer array, got {labels.dtype} {labels.shape}")
@@ -91,7 +127,6 @@ def make_captions(labels, level: int, *, rng: np.random.Generator, noise_rate: f
     probs = {name: check_real(name, value, low=0.0, high=1.0) for name, value in
              (("noise_rate", noise_rate), ("color_prob", color_prob), ("background_prob", background_prob),
               ("style_prob", style_prob))}
-    rng = check_rng(rng)
     if level >= 1 and color_ids is not None:
         color_ids = check_labels("color_ids", color_ids, len(COLOR_NAMES))
         if color_ids.shape != (n,):
@@ -106,42 +141,9 @@ def make_captions(labels, level: int, *, rng: np.random.Generator, noise_rate: f
         unknown = set(style_words) - set(ATTRIBUTE_WORDS)
         if unknown:
             raise ValueError(f"style_words keys must be among {tuple(ATTRIBUTE_WORDS)}, got {sorted(unknown)}")
-        detail_probs = {name: 1.0 for name in style_words} if detail_probs is None else dict(detail_probs)
+        detail_probs = {**{name: 1.0 for name in style_words}, **dict(detail_probs or {})}  # unnamed: 1
         for name, value in detail_probs.items():
             if name not in style_words:
                 raise ValueError(f"detail_probs key {name!r} must be one of the style_words keys {sorted(style_words)}")
             check_real(f"detail_probs[{name!r}]", value, low=0.0, high=1.0)
-
-    wrong = rng.random(n) < probs["noise_rate"]
-    named = np.where(wrong, (labels + rng.integers(1, N_CLASSES, size=n)) % N_CLASSES, labels)
-    template_ids = rng.integers(0, len(TEMPLATES), size=n)
-    mention_color = np.zeros(n, bool) if level == 0 or color_ids is None else rng.random(n) < probs["color_prob"]
-    mention_bg = (np.zeros(n, bool) if level == 0 or background_ids is None
-                  else rng.random(n) < probs["background_prob"])
-    mention_style = np.zeros(n, bool) if level < 2 else rng.random(n) < probs["style_prob"]
-    detail_draws = ({name: rng.random(n) < detail_probs[name] for name in style_words} if level == 2 else {})
-    color_phrase_ids = rng.integers(0, len(COLOR_PHRASES), size=n)
-    bg_phrase_ids = rng.integers(0, len(BACKGROUND_PHRASES), size=n)
-
-    captions = []
-    has_style = np.zeros(n, bool)
-    for i in range(n):
-        adjectives = [str(style_words[name][i]) for name in detail_draws if mention_style[i] and detail_draws[name][i]]
-        has_style[i] = bool(adjectives)
-        text = TEMPLATES[template_ids[i]].format(adj=", ".join(adjectives) + " " if adjectives else "",
-                                                 digit=DIGIT_WORDS[named[i]])
-        if mention_color[i]:
-            text += COLOR_PHRASES[color_phrase_ids[i]].format(color=COLOR_NAMES[color_ids[i]])
-        if mention_bg[i]:
-            text += BACKGROUND_PHRASES[bg_phrase_ids[i]].format(bg=BACKGROUND_NAMES[background_ids[i]])
-        captions.append(text)
-    return {
-        "captions": captions,
-        "digit_named": named,
-        "wrong_digit": wrong,
-        "mentions_color": mention_color,
-        "mentions_background": mention_bg,
-        "mentions_style": has_style,
-        "color_named": np.where(mention_color, color_ids if color_ids is not None else -1, -1),
-        "template_ids": template_ids,
-    }
+    return labels, color_ids, background_ids, detail_probs, probs

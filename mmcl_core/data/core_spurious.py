@@ -10,7 +10,7 @@ import numpy as np
 
 from .._checks import check_int, check_real, check_rng
 
-__all__ = ["binary_model", "k_class_model", "check_model", "embed_latents"]
+__all__ = ["binary_model", "k_class_model", "check_model", "embed_latents", "shared_feature_model"]
 
 
 def check_model(sigma_core, sigma_spu, beta, alpha, p_train, q_core, q_spu, q_det):
@@ -116,3 +116,26 @@ def k_class_model(n: int, *, n_classes: int = 5, sigma_core: float = 2.0, sigma_
 
 
 # --- Closed forms P1-P4 (model B, embedding noise ignored) ------------------------------------------------------
+
+
+def shared_feature_model(n: int, rng, *, annotate: bool, shared_in_b: bool = True, n_classes: int = 5,
+                  sigma_core: float = 2.0, shared_scale: float = 3.0, shared_std: float = 0.3, n_details: int = 8,
+                  detail_std: float = 2.0,
+                  dim: int = 40, noise_std: float = 1.0, bases=None) -> dict:
+    """K classes with a noisy core coordinate each; a *shared feature* (e.g. "wheels") present in 90 % of classes
+    A (= 0) and B (= 1) and 10 % of the others; high-variance nuisance details annotated in every caption. The
+    shared feature is named only in class A's captions (``annotate``), never in B's."""
+    y = rng.integers(0, n_classes, n)
+    rows = np.arange(n)
+    core = np.zeros((n, n_classes))
+    core[rows, y] = 1.0 + sigma_core * rng.standard_normal(n)
+    rate = np.where(y == 0, 0.9, np.where((y == 1) & shared_in_b, 0.9, 0.1))
+    shared = (rng.random(n) < rate) * shared_scale * (1.0 + shared_std * rng.standard_normal(n))
+    details = detail_std * rng.standard_normal((n, n_details))
+    named = shared * ((y == 0) & annotate)
+    latent = np.column_stack([core, shared, details])
+    captions = np.column_stack([core, named, details])
+    from ..data.core_spurious import embed_latents
+
+    x_img, x_txt, bases = embed_latents(latent, captions, dim, noise_std, rng, bases)
+    return {"x_img": x_img, "x_txt": x_txt, "y": y, "shared": shared, "bases": bases}

@@ -107,16 +107,7 @@ def mnist_digits_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
     if per_pair + per_val + n_test_per_class >= smallest:
         raise ValueError(f"n_pairs/10 + n_val/10 + n_test_per_class must stay below {smallest} (the smallest digits "
                          f"class), got {per_pair + per_val + n_test_per_class}: the unpaired pool would be empty")
-    idx = {k: {"a": [], "b": []} for k in ("paired", "val", "test", "unpaired")}
-    for c in range(_N_CLASSES):
-        a_c, b_c = rng.permutation(np.flatnonzero(ya == c)), rng.permutation(np.flatnonzero(yb == c))
-        cuts = np.cumsum([per_pair, per_val, n_test_per_class])
-        for side, members in (("a", a_c), ("b", b_c)):
-            parts = np.split(members, cuts)
-            for name, part in zip(("paired", "val", "test"), parts[:3]):
-                idx[name][side].append(part)
-            rest = parts[3]
-            idx["unpaired"][side].append(rest)
+    idx = _class_splits(ya, yb, np.cumsum([per_pair, per_val, n_test_per_class]), rng)
     b_pool = sum(len(r) for r in idx["unpaired"]["b"])
     a_rest = np.concatenate(idx["unpaired"]["a"])
     a_rest = rng.permutation(a_rest)
@@ -124,14 +115,7 @@ def mnist_digits_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
         a_rest = a_rest[:b_pool]
     non_test_a = np.concatenate([np.concatenate(idx[k]["a"]) for k in ("paired", "val")] + [a_rest])
     non_test_b = np.concatenate([np.concatenate(idx[k]["b"]) for k in ("paired", "val", "unpaired")])
-
-    def pca(x, fit_rows):
-        mean = x[fit_rows].mean(0)
-        vecs = np.linalg.svd(x[fit_rows] - mean, full_matrices=False)[2][:dim]
-        scale = np.sqrt(((x[fit_rows] - mean) @ vecs.T).var(0).sum())
-        return lambda rows: (((x[rows] - mean) @ vecs.T) / scale).astype(np.float32)
-
-    pa, pb = pca(xa, non_test_a), pca(xb, non_test_b)
+    pa, pb = _pca_map(xa, non_test_a, dim), _pca_map(xb, non_test_b, dim)
     out = {}
     for name in ("paired", "val", "test"):
         a_rows, b_rows = np.concatenate(idx[name]["a"]), np.concatenate(idx[name]["b"])  # k-th of class c <-> k-th
@@ -140,3 +124,22 @@ def mnist_digits_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
     b_rows = rng.permutation(np.concatenate(idx["unpaired"]["b"]))
     out["unpaired"] = {"a": pa(a_rest), "a_labels": ya[a_rest], "b": pb(b_rows), "b_labels": yb[b_rows]}
     return out
+
+
+def _class_splits(ya, yb, cuts, rng) -> dict:
+    """Per class, both modalities' shuffled indices cut at ``cuts`` into paired / val / test / unpaired lists."""
+    idx = {k: {"a": [], "b": []} for k in ("paired", "val", "test", "unpaired")}
+    for c in range(_N_CLASSES):
+        a_c, b_c = rng.permutation(np.flatnonzero(ya == c)), rng.permutation(np.flatnonzero(yb == c))
+        for side, members in (("a", a_c), ("b", b_c)):
+            for name, part in zip(("paired", "val", "test", "unpaired"), np.split(members, cuts)):
+                idx[name][side].append(part)
+    return idx
+
+
+def _pca_map(x, fit_rows, dim: int):
+    """rows -> the rows' top-``dim`` PCA coordinates (fitted on ``fit_rows``), scaled to unit total variance."""
+    mean = x[fit_rows].mean(0)
+    vecs = np.linalg.svd(x[fit_rows] - mean, full_matrices=False)[2][:dim]
+    scale = np.sqrt(((x[fit_rows] - mean) @ vecs.T).var(0).sum())
+    return lambda rows: (((x[rows] - mean) @ vecs.T) / scale).astype(np.float32)

@@ -119,12 +119,7 @@ def spiked_model(n_pairs: int, dim_a: int, dim_b: int, rank: int, *, noise_std: 
     check_choice("mismatch", mismatch, MISMATCH_MODELS)
     eps = check_real("eps", eps, low=0.0, high=1.0, high_open=True)
     rng = check_rng(rng)
-    if noise_var_range is not None:
-        lo = check_real("noise_var_range[0]", noise_var_range[0], low=0.0)
-        hi = check_real("noise_var_range[1]", noise_var_range[1], low=lo)
-        var_a, var_b = rng.uniform(lo, hi, dim_a), rng.uniform(lo, hi, dim_b)
-    else:
-        var_a, var_b = np.full(dim_a, noise_std ** 2), np.full(dim_b, noise_std ** 2)
+    var_a, var_b = _noise_variances(noise_var_range, noise_std, dim_a, dim_b, rng)
     if coherence == "haar":
         U1, U2 = haar_basis(dim_a, rank, rng), haar_basis(dim_b, rank, rng)
     else:
@@ -133,14 +128,28 @@ def spiked_model(n_pairs: int, dim_a: int, dim_b: int, rank: int, *, noise_std: 
     X = Z @ U1.T + rng.standard_normal((n_pairs, dim_a)) * np.sqrt(var_a)
     Y_true = Z @ U2.T + rng.standard_normal((n_pairs, dim_b)) * np.sqrt(var_b)
     wrong = rng.random(n_pairs) < eps
+    Y = _mismatched(Y_true, np.flatnonzero(wrong), mismatch, signal_std, U2, var_b, rng)
+    return {"X": X, "Y": Y, "Y_true": Y_true, "wrong": wrong, "U1": U1, "U2": U2,
+            "noise_var_a": var_a, "noise_var_b": var_b}
+
+
+def _noise_variances(noise_var_range, noise_std: float, dim_a: int, dim_b: int, rng) -> tuple:
+    """Per-coordinate noise variances of both modalities: ~ U(low, high) when a range is given, else noise_std^2."""
+    if noise_var_range is None:
+        return np.full(dim_a, noise_std ** 2), np.full(dim_b, noise_std ** 2)
+    lo = check_real("noise_var_range[0]", noise_var_range[0], low=0.0)
+    hi = check_real("noise_var_range[1]", noise_var_range[1], low=lo)
+    return rng.uniform(lo, hi, dim_a), rng.uniform(lo, hi, dim_b)
+
+
+def _mismatched(Y_true, idx, mismatch: str, signal_std: float, U2, var_b, rng):
+    """The observed partners: rows ``idx`` redrawn (``"redraw"``) or cyclically shifted among themselves."""
     Y = Y_true.copy()
-    idx = np.flatnonzero(wrong)
     if idx.size:
         if mismatch == "redraw" or idx.size == 1:  # one wrong pair cannot be permuted: redraw it
-            Z_new = signal_std * rng.standard_normal((idx.size, rank))
-            Y[idx] = Z_new @ U2.T + rng.standard_normal((idx.size, dim_b)) * np.sqrt(var_b)
+            Z_new = signal_std * rng.standard_normal((idx.size, U2.shape[1]))
+            Y[idx] = Z_new @ U2.T + rng.standard_normal((idx.size, U2.shape[0])) * np.sqrt(var_b)
         else:
             order = rng.permutation(idx)
             Y[order] = Y_true[np.roll(order, 1)]  # a cyclic shift: no wrong pair keeps its own partner
-    return {"X": X, "Y": Y, "Y_true": Y_true, "wrong": wrong, "U1": U1, "U2": U2,
-            "noise_var_a": var_a, "noise_var_b": var_b}
+    return Y

@@ -163,7 +163,7 @@ def cache_path(captions, model=None, cache_dir=None) -> Path:
     return _cache_directory(cache_dir) / f"{_cache_key(model_ref, list(captions))[:32]}.npz"
 
 
-def _digest(emb: np.ndarray) -> str:
+def _content_hash(emb: np.ndarray) -> str:
     return hashlib.sha256(str(emb.dtype).encode() + str(emb.shape).encode() + emb.tobytes()).hexdigest()
 
 
@@ -176,10 +176,10 @@ def _read_cache(path: Path, key: str, n: int):
             if str(data["key"]) != key:
                 raise ValueError("the entry belongs to other captions or another model")
             emb = np.array(data["embeddings"])
-            stored_digest = str(data["sha256"])
+            stored_hash = str(data["sha256"])
         if emb.dtype != np.float32 or emb.ndim != 2 or emb.shape[0] != n or not np.isfinite(emb).all():
             raise ValueError(f"cached embeddings have dtype {emb.dtype}, shape {emb.shape} or non-finite values")
-        if stored_digest != _digest(emb):
+        if stored_hash != _content_hash(emb):
             raise ValueError("the embeddings do not match the entry's checksum (edited or damaged)")
         if not np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-3):
             raise ValueError("cached rows are not unit-norm")
@@ -199,7 +199,7 @@ def _write_cache(path: Path, key: str, emb: np.ndarray) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, embeddings=emb, key=np.array(key), sha256=np.array(_digest(emb)))
+            np.savez(fh, embeddings=emb, key=np.array(key), sha256=np.array(_content_hash(emb)))
         os.replace(tmp, path)  # atomic: readers see the old file or the complete new one
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

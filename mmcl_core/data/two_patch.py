@@ -117,36 +117,8 @@ def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m
     gen = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=gen).double() * 2 - 1
     y_test = torch.randint(0, 2, (2 * n_test,), generator=gen).double() * 2 - 1
-    if sampler == "vectors":
-        dim = d
-
-        def basis():
-            return (init_std * torch.randn(m, d, generator=gen, dtype=torch.float64),
-                    noise_std * torch.randn(n, d, generator=gen, dtype=torch.float64))
-
-        def isotropic(count, s):
-            return s * torch.randn(count, d, generator=gen, dtype=torch.float64)
-
-        def unit_direction():
-            v = torch.randn(d, generator=gen, dtype=torch.float64)
-            return v / v.norm()
-    else:
-        rng = np.random.default_rng([seed, 1])
-        dim = _EXPLICIT + m + n
-        current = []
-
-        def basis():
-            W0, Xi, iso = _lowdim_basis(rng, d, n, m, noise_std, init_std)
-            current[:] = [iso]
-            return W0, Xi
-
-        def isotropic(count, s):
-            return current[0](count, s)
-
-        def unit_direction():  # a uniform direction, rotated about e1 into span{e1, e3}: the same law for every query
-            v = torch.zeros(dim, dtype=torch.float64)
-            v[0], v[2] = rng.standard_normal(), np.sqrt(rng.chisquare(d - 1))
-            return v / v.norm()
+    dim, basis, isotropic, unit_direction = (_vector_sampler(gen, d, n, m, noise_std, init_std) if sampler == "vectors"
+                                             else _lowdim_sampler(seed, d, n, m, noise_std, init_std))
     mu = torch.zeros(dim, dtype=torch.float64)
     mu[0] = mu_norm
     nu = mu * (nu_norm / mu_norm) if nu_direction == "parallel" else nu_norm * unit_direction()
@@ -163,7 +135,46 @@ def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m
     img["mu_vector"] = mu
     if not keep_vectors:
         for side in ("image", "text"):
-            if side in out:
-                for key in [k for k in out[side] if k.endswith("_vectors") or k in ("W0", "Xi")]:
-                    del out[side][key]
+            for key in [k for k in out.get(side, {}) if k.endswith("_vectors") or k in ("W0", "Xi")]:
+                del out[side][key]
     return out
+
+
+def _vector_sampler(gen, d: int, n: int, m: int, noise_std: float, init_std: float) -> tuple:
+    """:func:`draw_grams`'s ``"vectors"`` sampler: (dimension, basis(), isotropic(count, s), unit_direction())."""
+    import torch
+
+    def basis():
+        return (init_std * torch.randn(m, d, generator=gen, dtype=torch.float64),
+                noise_std * torch.randn(n, d, generator=gen, dtype=torch.float64))
+
+    def isotropic(count, s):
+        return s * torch.randn(count, d, generator=gen, dtype=torch.float64)
+
+    def unit_direction():
+        v = torch.randn(d, generator=gen, dtype=torch.float64)
+        return v / v.norm()
+    return d, basis, isotropic, unit_direction
+
+
+def _lowdim_sampler(seed: int, d: int, n: int, m: int, noise_std: float, init_std: float) -> tuple:
+    """:func:`draw_grams`'s ``"lowdim"`` sampler (the same Gram law in 3 + m + n dimensions), same interface."""
+    import torch
+
+    rng = np.random.default_rng([seed, 1])
+    dim = _EXPLICIT + m + n
+    current = []
+
+    def basis():
+        W0, Xi, iso = _lowdim_basis(rng, d, n, m, noise_std, init_std)
+        current[:] = [iso]
+        return W0, Xi
+
+    def isotropic(count, s):
+        return current[0](count, s)
+
+    def unit_direction():  # a uniform direction, rotated about e1 into span{e1, e3}: the same law for every query
+        v = torch.zeros(dim, dtype=torch.float64)
+        v[0], v[2] = rng.standard_normal(), np.sqrt(rng.chisquare(d - 1))
+        return v / v.norm()
+    return dim, basis, isotropic, unit_direction

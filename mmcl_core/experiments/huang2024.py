@@ -22,6 +22,7 @@ import numpy as np
 from .._checks import check_choice, check_int, check_real
 from ..data.two_patch import MODES, NU_DIRECTIONS, SAMPLERS, draw_grams
 from ..probes import batched_logistic_probe as probe_accuracy
+from ..train.two_patch import NEGATIVES, PROBES, train_batched, train_direct
 
 __all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1", "PHASE_VERSION", "n_snr2",
            "mu_norm_for", "stage1_theory", "draw_grams", "train_batched", "train_direct", "probe_accuracy", "figure1",
@@ -29,8 +30,6 @@ __all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1
            "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table", "colored_digits_summary",
            "CMNIST_METHODS", "colored_mnist_table", "colored_mnist_summary"]
 
-NEGATIVES = ("opposite", "all")
-PROBES = ("ood", "train")
 FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0, c_mu=3.0, noise_std=1.0,
                aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the reference runs
 
@@ -68,244 +67,6 @@ def stage1_theory(*, d: int, n: int, m: int, lr: float, mu_norm: float, c_mu: fl
             "multi_noise_rate": float(np.log1p(1.06 * noise_step)),
             "t1_single": float(np.log(20 / (init_std * noise_std * np.sqrt(d))) / np.log1p(0.96 * noise_step)),
             "t1_multi": float(np.log(20 / (init_std * mu_norm)) / np.log1p(0.48 * c_mu * eta * mu_norm ** 2 / (m * tau)))}
-
-
-def _stack(draws, side, key):
-    import torch
-
-    first = draws[0][side][key]
-    if isinstance(first, tuple):
-        return tuple(torch.stack([dr[side][key][j] for dr in draws]) for j in range(3))
-    if isinstance(first, float):
-        return torch.tensor([dr[side][key] for dr in draws], dtype=torch.float64)
-    return torch.stack([dr[side][key] for dr in draws])
-
-
-def _inner(q, gamma, rho):
-    """<w_r, v> for every neuron and query: (B, m, k) from A0 (B, m, k), a (B, k), X (B, n, k)."""
-    A0, a, X = q
-    return A0 + gamma[:, :, None] * a[:, None, :] + rho @ X
-
-
-def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs: int = 200,
-                  temperature: float = 0.1, negatives: str = "opposite", track_every: int = 10,
-                  probe: str = "ood", device: str = "auto", dtype: str = "float64") -> dict:
-    """Full-batch GD of many models at once, in the exact signal-noise coordinates (gamma, rho).
-
-    Args:
-        draws: list of :func:`draw_grams` dicts with equal shapes (one per model; same ``mode``).
-        negatives: ``"opposite"`` (the paper: negatives are the opposite-label samples) or ``"all"`` (all j != i).
-        track_every: steps between OOD-probe evaluations (0: only at the end).
-        probe: ``"ood"`` (logistic probe fitted on fresh OOD points, scored on others) or ``"train"`` (fitted on the
-            pre-training images' embeddings).
-        dtype: ``"float64"`` (theory checks, the default) or ``"float32"`` (about twice as fast; for sweeps).
-
-    Returns:
-        dict with per-step ``loss``, ``signal_max`` (max_r |gamma_r|), ``signal_mean``, ``noise_max`` (max rho),
-        ``noise_mean`` (mean of the positive rho), ``log_signal``/``log_noise`` (log max_r |<w_r, mu>|, log max
-        <w_r, xi_i>) — each (B, epochs + 1); ``probe_steps`` and ``ood_accuracy`` (B, K); ``sign_flips`` (B,) neurons
-        whose sign(<w_r, mu>) at the end differs from the start, among those the sign-invariance lemmas cover (all
-        neurons for single; for multi those with sign<w_r, mu> = sign<w~_r, mu~> at the start, Lemma D.3);
-        ``inactive_memorised`` (B,) count of (r, i) with
-        <w_r(0), xi_i> < 0 whose rho became non-zero; ``sign_agreement`` (B, epochs + 1) fraction of neurons with
-        sign<w_r, mu> = sign<w~_r, mu~> (multi); ``seconds``.
-    """
-    import torch
-
-    from ..device import get_device
-
-    if not isinstance(draws, (list, tuple)) or not draws or not all(isinstance(dr, dict) for dr in draws):
-        raise ValueError("draws must be a non-empty list of draw_grams dicts")
-    check_choice("mode", mode, MODES)
-    check_choice("negatives", negatives, NEGATIVES)
-    check_choice("probe", probe, PROBES)
-    epochs = check_int("epochs", epochs, low=1)
-    tau = check_real("temperature", temperature, low=0.0, low_open=True)
-    eta = check_real("lr", lr, low=0.0, low_open=True)
-    if any(("text" in dr) != (mode == "multi") for dr in draws):
-        raise ValueError(f"draws must all be drawn with mode={mode!r}")
-    dt = {"float64": torch.float64, "float32": torch.float32}[check_choice("dtype", dtype, ("float64", "float32"))]
-    dev = get_device(device, dtype=dt)
-    start = time.perf_counter()
-    to = lambda t: t.to(dev, dt) if isinstance(t, torch.Tensor) else tuple(x.to(dev, dt) for x in t)  # noqa: E731
-    sides = ("image", "text") if mode == "multi" else ("image",)
-    G = {s: {k: to(_stack(draws, s, k)) for k in ("mu", "xi", "xi_sq", "mu_sq")} for s in sides}
-    G["image"].update({k: to(_stack(draws, "image", k)) for k in ("nu", "zeta") + (("aug",) if mode == "single" else ())})
-    y = to(torch.stack([dr["y"] for dr in draws]))  # (B, n)
-    y_test = to(torch.stack([dr["y_test"] for dr in draws]))
-    B, n = y.shape
-    m = G["image"]["mu"][0].shape[1]
-    state = {s: [torch.zeros(B, m, device=dev, dtype=dt), torch.zeros(B, m, n, device=dev, dtype=dt)] for s in sides}
-    Y = torch.stack([y > 0, y < 0], 2).to(dt)  # (B, n, 2) one-hot of the label
-    opposite = y[:, :, None] != y[:, None, :]
-    neg_mask = opposite if negatives == "opposite" else ~torch.eye(n, dtype=torch.bool, device=dev).expand(B, n, n)
-    relu = torch.relu
-    hist = {k: torch.zeros(B, epochs + 1, dtype=torch.float64) for k in
-            ("loss", "signal_max", "signal_mean", "noise_max", "noise_mean", "log_signal", "log_noise",
-             "sign_agreement")}
-    probe_steps, ood = [], []
-    inactive0 = G["image"]["xi"][0] < 0  # (B, m, n)
-    sign0 = None
-
-    def acts(side):
-        gamma, rho = state[side]
-        P = _inner(G[side]["mu"], gamma, rho)[:, :, 0]  # (B, m) <w_r, mu>
-        Q = _inner(G[side]["xi"], gamma, rho)  # (B, m, n) <w_r, xi_i>
-        return P, Q
-
-    allowed = (neg_mask | torch.eye(n, dtype=torch.bool, device=dev)).to(dt)  # the positive and the negatives
-    penalty = (1.0 - allowed) * 1e30  # pushes the other entries out of the row maximum
-    # exp() of arguments below the log of the smallest normal float produces denormals, ~25x slower on CPUs: such
-    # arguments are clamped, which changes a probability by < 2e-38 (float32) / 1e-304 (float64)
-    exp_floor = -87.0 if dt == torch.float32 else -700.0
-    diag_idx = torch.arange(n, device=dev)
-
-    def weights_from(S_pos, S_mat):
-        """Softmax weights over [positive, negatives]; returns loss (B,), C (B, n, n) with C_ii = c_i0."""
-        logits = S_mat / tau
-        logits[:, diag_idx, diag_idx] = S_pos / tau
-        top = (logits - penalty).amax(2, keepdim=True)
-        z = (logits - top).clamp_(min=exp_floor).exp_().mul_(allowed)
-        total = z.sum(2)
-        lse = top[:, :, 0] + total.log()
-        p = z.div_(total[:, :, None])
-        p_pos = p[:, diag_idx, diag_idx]
-        C = p.div_(n * tau)
-        C[:, diag_idx, diag_idx] = -(1 - p_pos) / (n * tau)
-        return (lse - S_pos / tau).mean(1), C
-
-    def probe_acc(P, Q):
-        feats_test = (relu(y_test[:, :, None] * _inner(G["image"]["nu"], *state["image"])[:, :, 0][:, None, :])
-                      + relu(_inner(G["image"]["zeta"], *state["image"]).transpose(1, 2)))  # (B, 2 n_test, m)
-        if probe == "train":
-            feats_fit = relu(y[:, :, None] * P[:, None, :]) + relu(Q.transpose(1, 2))
-            return probe_accuracy(feats_fit, y, feats_test[:, : feats_test.shape[1] // 2],
-                                  y_test[:, : feats_test.shape[1] // 2])
-        half = feats_test.shape[1] // 2
-        return probe_accuracy(feats_test[:, :half], y_test[:, :half], feats_test[:, half:], y_test[:, half:])
-
-    for t in range(epochs + 1):
-        P, Q = acts("image")
-        H2 = relu(Q.transpose(1, 2))  # (B, n, m) noise-patch activations
-        if mode == "multi":
-            Pt, Qt = acts("text")
-            G2 = relu(Qt.transpose(1, 2))
-            A, At = relu(torch.stack([P, -P], 1)), relu(torch.stack([Pt, -Pt], 1))  # (B, 2, m): y = +1, -1 rows
-            # the signal patches have two distinct activation rows (y = +1, -1): H1 = Y A, G1 = Y At (never formed)
-            S_hg = (Y @ (A @ At.transpose(1, 2)) @ Y.transpose(1, 2) + H2 @ G2.transpose(1, 2)) / m  # Sim(x_i, x~_j)
-            loss_i, C_i = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg)
-            loss_t, C_t = weights_from(torch.diagonal(S_hg, dim1=1, dim2=2), S_hg.transpose(1, 2))
-            loss = loss_i + loss_t
-            grads = {"image": ((C_i @ Y) @ At, C_i @ G2, y, P, Q), "text": ((C_t @ Y) @ A, C_t @ H2, y, Pt, Qt)}
-        else:
-            H2hat = relu(_inner(G["image"]["aug"], *state["image"]).transpose(1, 2))
-            A = relu(torch.stack([P, -P], 1))
-            S = (Y @ (A @ A.transpose(1, 2)) @ Y.transpose(1, 2) + H2 @ H2.transpose(1, 2)) / m
-            S_pos = ((Y @ (A * A).sum(2, keepdim=True))[:, :, 0] + (H2 * H2hat).sum(2)) / m  # |H1_i|^2 via A
-            loss, C = weights_from(S_pos, S)
-            diag = torch.diagonal(C, dim1=1, dim2=2)
-            C_off = C - torch.diag_embed(diag)
-            grads = {"image": ((C @ Y) @ A, C_off @ H2 + diag[:, :, None] * H2hat, y, P, Q)}
-        gamma, rho = state["image"]
-        hist["loss"][:, t] = loss.cpu()
-        hist["signal_max"][:, t] = gamma.abs().amax(1).cpu()
-        hist["signal_mean"][:, t] = gamma.abs().mean(1).cpu()
-        hist["noise_max"][:, t] = rho.amax((1, 2)).cpu()
-        hist["noise_mean"][:, t] = rho.clamp(min=0).mean((1, 2)).cpu()
-        hist["log_signal"][:, t] = P.abs().amax(1).log().cpu()
-        hist["log_noise"][:, t] = Q.amax((1, 2)).clamp(min=1e-300).log().cpu()
-        if mode == "multi":
-            hist["sign_agreement"][:, t] = (torch.sign(P) == torch.sign(Pt)).to(dt).mean(1).cpu()
-        if sign0 is None:  # neurons the invariance lemma covers: all (single), same initial sign in both (multi)
-            sign0 = torch.sign(P)
-            covered = torch.ones_like(P, dtype=torch.bool) if mode == "single" else torch.sign(P) == torch.sign(Pt)
-        if (track_every and t % track_every == 0) or t == epochs:
-            probe_steps.append(t)
-            ood.append(probe_acc(P, Q))
-        if t == epochs:
-            break
-        for side, (Ppart, Npart, ys, Pside, Qside) in grads.items():
-            g_mu = ((Pside[:, None, :] * ys[:, :, None] > 0).to(dt) * ys[:, :, None] * Ppart).sum(1) / m  # (B, m)
-            g_xi = (Qside > 0).to(dt) * Npart.transpose(1, 2) / m  # (B, m, n)
-            state[side][0] = state[side][0] - eta * g_mu * G[side]["mu_sq"][:, None]
-            state[side][1] = state[side][1] - eta * g_xi * G[side]["xi_sq"][:, None, :]
-    gamma, rho = state["image"]
-    P, _ = acts("image")
-    return {**{k: v.numpy() for k, v in hist.items()}, "probe_steps": np.array(probe_steps),
-            "ood_accuracy": np.stack(ood, 1), "sign_flips": ((torch.sign(P) != sign0) & covered).sum(1).cpu().numpy(),
-            "inactive_memorised": ((rho != 0) & inactive0).sum((1, 2)).cpu().numpy(),
-            "gamma": gamma.cpu().numpy(), "rho": rho.cpu().numpy(), "seconds": time.perf_counter() - start}
-
-
-def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: int = 20, temperature: float = 0.1,
-                 negatives: str = "opposite", dtype: str = "float64") -> dict:
-    """The same GD in d dimensions with autograd and ``detach()`` as stop-gradient (one model; for checks, and the
-    textbook one-model-at-a-time baseline of ``benchmarks/huang_phase_diagram.py``).
-
-    Args:
-        draw: :func:`draw_grams` with ``keep_vectors=True``.
-        dtype: ``"float64"`` or ``"float32"``.
-
-    Returns:
-        dict with the loss per step (epochs + 1,), the final ``W`` (m, d) (and ``W_text``), the final
-        ``gamma``/``rho`` read off by least squares in span{mu, xi_1..n}, and ``ood_accuracy`` (the ``"ood"`` probe
-        of :func:`train_batched`).
-    """
-    import torch
-
-    dt = {"float64": torch.float64, "float32": torch.float32}[check_choice("dtype", dtype, ("float64", "float32"))]
-    draw = {k: ({a: (b.to(dt) if isinstance(b, torch.Tensor) else b) for a, b in v.items()} if isinstance(v, dict)
-                else v.to(dt)) for k, v in draw.items()}
-    img = draw["image"]
-    y, n = draw["y"], len(draw["y"])
-    mu, Xi = img["mu_vector"], img["Xi"]
-    W = img["W0"].clone().requires_grad_(True)
-    Wt = draw["text"]["W0"].clone().requires_grad_(True) if mode == "multi" else None
-    mask = (y[:, None] != y[None, :]) if negatives == "opposite" else ~torch.eye(n, dtype=torch.bool)
-    m = W.shape[0]
-
-    def patches(Wm, signal, noise):
-        return torch.relu(y[:, None] * (Wm @ signal)[None, :]), torch.relu(noise @ Wm.T)  # (n, m) each
-
-    def nce(S_pos, S_mat):
-        logits = torch.where(mask, S_mat, torch.full_like(S_mat, -torch.inf)) / temperature
-        logits = logits.clone()
-        logits[torch.arange(n), torch.arange(n)] = S_pos / temperature
-        return -(logits.diagonal() - torch.logsumexp(logits, 1)).mean()
-
-    losses = []
-    params = [W] + ([Wt] if Wt is not None else [])
-    for t in range(epochs + 1):
-        H1, H2 = patches(W, mu, Xi)
-        if mode == "multi":
-            txt = draw["text"]
-            G1, G2 = patches(Wt, txt["mu_vector"], txt["Xi"])
-            S_hg = (H1 @ G1.detach().T + H2 @ G2.detach().T) / m
-            S_gh = (G1 @ H1.detach().T + G2 @ H2.detach().T) / m
-            loss = nce(S_hg.diagonal(), S_hg) + nce(S_gh.diagonal(), S_gh)
-        else:
-            H2hat = torch.relu(img["aug_vectors"] @ W.T)
-            S = (H1 @ H1.detach().T + H2 @ H2.detach().T) / m
-            loss = nce((H1 * H1.detach()).sum(1) / m + (H2 * H2hat.detach()).sum(1) / m, S)
-        losses.append(float(loss.detach()))
-        if t == epochs:
-            break
-        grads = torch.autograd.grad(loss, params)
-        with torch.no_grad():
-            for p, g in zip(params, grads):
-                p -= lr * g
-    basis = torch.cat([(mu / (mu @ mu))[None], Xi / (Xi ** 2).sum(1, keepdim=True)])  # rows: mu/|mu|^2, xi_i/|xi_i|^2
-    coef = torch.linalg.lstsq(basis.T, (W.detach() - img["W0"]).T).solution.T  # (m, 1 + n)
-    Wd, y_test = W.detach(), draw["y_test"]
-    feats = (torch.relu(y_test[:, None] * (Wd @ img["nu_vectors"][0])[None, :])
-             + torch.relu(img["zeta_vectors"] @ Wd.T))[None]  # (1, 2 n_test, m)
-    half = feats.shape[1] // 2
-    ood = probe_accuracy(feats[:, :half], y_test[None, :half], feats[:, half:], y_test[None, half:])
-    out = {"loss": np.array(losses), "W": Wd, "gamma": coef[:, 0].numpy(), "rho": coef[:, 1:].numpy(),
-           "ood_accuracy": float(ood[0])}
-    if Wt is not None:
-        out["W_text"] = Wt.detach()
-    return out
 
 
 def _draws(seeds, mode, params):
@@ -460,16 +221,16 @@ def stage1_rates(history: dict, start: int = 10, stop: int = 30) -> dict:
     return {"signal": sig, "noise": noi, "ratio": sig / noi}
 
 
-def phase_lookup(pd: dict, n_snr2: float, c_mu: float) -> dict:
+def phase_lookup(phase: dict, n_snr2: float, c_mu: float) -> dict:
     """The phase-diagram widget: the cached cell nearest to (n SNR^2, C_mu).
 
     Returns:
-        dict with the chosen grid values, ``single`` and ``multi`` mean accuracies, indices and the sweep ``pd``.
+        dict with the chosen grid values, ``single`` and ``multi`` mean accuracies, indices and the sweep ``phase``.
     """
-    i = int(np.argmin(np.abs(np.log(pd["n_snr2"]) - np.log(check_real("n_snr2", n_snr2, low=0.0, low_open=True)))))
-    j = int(np.argmin(np.abs(pd["c_mu"] - check_real("c_mu", c_mu, low=0.0, low_open=True))))
-    return {"n_snr2": float(pd["n_snr2"][i]), "c_mu": float(pd["c_mu"][j]), "i_snr": i, "i_cmu": j,
-            "single": float(pd["single"][i].mean()), "multi": float(pd["multi"][j, i].mean()), "pd": pd}
+    i = int(np.argmin(np.abs(np.log(phase["n_snr2"]) - np.log(check_real("n_snr2", n_snr2, low=0.0, low_open=True)))))
+    j = int(np.argmin(np.abs(phase["c_mu"] - check_real("c_mu", c_mu, low=0.0, low_open=True))))
+    return {"n_snr2": float(phase["n_snr2"][i]), "c_mu": float(phase["c_mu"][j]), "i_snr": i, "i_cmu": j,
+            "single": float(phase["single"][i].mean()), "multi": float(phase["multi"][j, i].mean()), "phase": phase}
 
 
 def crossing(x, acc, level: float = 0.8) -> float:
@@ -555,8 +316,6 @@ def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 200, simclr_e
     """
     import time
 
-    from ..data import captions as cap
-    from ..data.text import embed_captions, ideal_caption_embeddings
     from ..models import make_tower
     from ..probes import embed, linear_probe
     from ..train import train_contrastive
@@ -577,14 +336,7 @@ def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 200, simclr_e
                               augment_kwargs=dict(max_shift=1.0, max_rotation_deg=0.0, intensity_range=(1.0, 1.0),
                                                   dropout=0.0, noise_std=0.1), **schedule)
         else:
-            colour = m.endswith("colour")
-            if "ideal" in m:
-                text = ideal_caption_embeddings(named, tr["color_ids"] if colour else None)
-            else:
-                rng = np.random.default_rng(seed)
-                c = cap.make_captions(named, 1 if colour else 0, rng=rng,
-                                      color_ids=tr["color_ids"] if colour else None)
-                text = embed_captions(c["captions"], model, cache_dir=cache_dir)
+            text = _caption_embeddings(m, named, tr["color_ids"], seed, model, cache_dir)
             head = make_tower(text.shape[1], 64, hidden_dim=256, seed=seed + 1, device=device)
             train_contrastive(tower, tr["images"], mode="clip", text_embeddings=text, text_head=head, epochs=epochs,
                               **schedule)
@@ -594,6 +346,20 @@ def colored_digits_table(methods=COLORED_METHODS, *, epochs: int = 200, simclr_e
         out[m] = {"train": raw["train_accuracy"], "test": raw["accuracy"], "train_standardized": std["train_accuracy"],
                   "test_standardized": std["accuracy"], "seconds": time.perf_counter() - start}
     return out
+
+
+def _caption_embeddings(method: str, named, color_ids, seed: int, model, cache_dir):
+    """The captions of a ``multi_*`` method: naming the digit ``named`` (and the colour for ``*_colour``), embedded
+    ideally (one-hot) or by MiniLM."""
+    from ..data import captions as cap
+    from ..data.text import embed_captions, ideal_caption_embeddings
+
+    colour = method.endswith("colour")
+    if "ideal" in method:
+        return ideal_caption_embeddings(named, color_ids if colour else None)
+    c = cap.make_captions(named, 1 if colour else 0, rng=np.random.default_rng(seed),
+                          color_ids=color_ids if colour else None)
+    return embed_captions(c["captions"], model, cache_dir=cache_dir)
 
 
 def colored_digits_summary(tables: list, *, probe: str = "raw") -> dict:

@@ -95,8 +95,7 @@ def colored_mnist_table(seeds=(0, 1, 2, 3, 4), profile: str = "quick", *, method
             the notebook runs 3 seeds in quick and 5 in full. ``settings`` override ``n_train``, ``n_test``,
             ``epochs``, ``hidden_dim``, ``out_dim``, ``pool`` (1: full 28 x 28 resolution).
         methods: a subset of ``CMNIST_METHODS``.
-        p_color: colour-class correlation in training (and the reversed correlation at test), in [0, 1].
-        label_noise: fraction of labels replaced, in [0, 1].
+        p_color, label_noise: colour-class correlation in training (reversed at test); fraction of labels replaced.
         crop_scale: smallest crop area fraction of SimCLR's views, in (0, 1].
         caption_digit: the caption names the image's true digit (``"true"``) or its observed label (``"observed"``).
         probe_layer: features the probe reads: the projection output (``"head"``) or the hidden layer (``"hidden"``).
@@ -108,28 +107,17 @@ def colored_mnist_table(seeds=(0, 1, 2, 3, 4), profile: str = "quick", *, method
         ``ood_accuracy`` (S,): on the colour-reversed test set, ``final_loss`` (S,), ``seconds``}, plus
         ``"settings"`` (everything that defined the run) and ``"seeds"``.
     """
-    from ..data.mnist import colored_mnist
     from ..train import train_stacked
 
-    check_choice("profile", profile, tuple(CMNIST_PROFILES))
-    cfg = dict(CMNIST_PROFILES[profile])
-    unknown = set(settings) - set(cfg)
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {sorted(cfg)}")
-    cfg.update(settings)
+    cfg = _cmnist_settings(profile, settings)
     seeds = check_seeds(seeds)
     methods = [check_choice("method", m, CMNIST_METHODS) for m in methods]
     p_color = check_real("p_color", p_color, low=0.0, high=1.0)
     label_noise = check_real("label_noise", label_noise, low=0.0, high=1.0)
     crop_scale = check_real("crop_scale", crop_scale, low=0.0, high=1.0, low_open=True)
     check_choice("caption_digit", caption_digit, ("true", "observed"))
-    check_choice("probe_layer", probe_layer, PROBE_LAYERS)
-    check_choice("probe_fit", probe_fit, PROBE_FITS)
-    data = [colored_mnist(p_color=p_color, label_noise=label_noise, n_train=cfg["n_train"], n_test=cfg["n_test"],
-                          seed=s) for s in seeds]
-    pool = check_int("pool", cfg["pool"], low=1, high=4)
-    x_tr = _pool(np.stack([d["train"]["images"] for d in data]), pool)
-    x_te = _pool(np.stack([d["test"]["images"] for d in data]), pool)
+    check_choice("probe_layer", probe_layer, PROBE_LAYERS), check_choice("probe_fit", probe_fit, PROBE_FITS)
+    data, x_tr, x_te = _cmnist_data(seeds, p_color, label_noise, cfg)
     train_kw = dict(epochs=check_int("epochs", cfg["epochs"], low=1), hidden_dim=cfg["hidden_dim"],
                     out_dim=cfg["out_dim"], batch_size=batch_size, lr=lr, temperature=temperature,
                     encoder=cfg["encoder"], device=device)
@@ -149,6 +137,27 @@ def colored_mnist_table(seeds=(0, 1, 2, 3, 4), profile: str = "quick", *, method
         out[method] = _probe_all(run["image"], x_tr, x_te, data, probe_layer, probe_fit)
         out[method].update(final_loss=run["losses"][:, -1], seconds=time.perf_counter() - start)
     return out
+
+
+def _cmnist_settings(profile: str, settings: dict) -> dict:
+    """A profile's settings of :func:`colored_mnist_table`, overridden by ``settings`` (unknown names raise)."""
+    check_choice("profile", profile, tuple(CMNIST_PROFILES))
+    cfg = dict(CMNIST_PROFILES[profile])
+    unknown = set(settings) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {sorted(cfg)}")
+    return {**cfg, **settings}
+
+
+def _cmnist_data(seeds, p_color: float, label_noise: float, cfg: dict) -> tuple:
+    """Each seed's ColoredMNIST draw and its pooled (S, n, C, h, w) training and test images."""
+    from ..data.mnist import colored_mnist
+
+    data = [colored_mnist(p_color=p_color, label_noise=label_noise, n_train=cfg["n_train"], n_test=cfg["n_test"],
+                          seed=s) for s in seeds]
+    pool = check_int("pool", cfg["pool"], low=1, high=4)
+    return (data, _pool(np.stack([d["train"]["images"] for d in data]), pool),
+            _pool(np.stack([d["test"]["images"] for d in data]), pool))
 
 
 def _pool(x: np.ndarray, k: int) -> np.ndarray:

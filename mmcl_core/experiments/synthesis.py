@@ -70,18 +70,9 @@ def spectral_lens(*, r: int = 3, m: int = 4, eps: float = 0.3, class_weights=Non
     steps = check_int("steps", steps, low=1)
     temperatures = tuple(check_real("temperatures", t, low=0.0, low_open=True) for t in temperatures)
     model = class_noise_model(r, eps, m, 2)
-    P, labels = model["P"], model["image_labels"]
-    if class_weights is not None:
-        w = np.asarray(class_weights, dtype=float)
-        if w.shape != (r,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
-            raise ValueError(f"class_weights must be {r} positive numbers, got {class_weights!r}")
-        P = P * w[labels][:, None]
-        P = P / P.sum()
-    rng = np.random.default_rng(seed)
-    i, j = np.unravel_index(rng.choice(P.size, size=n_pairs, p=P.ravel()), P.shape)
-    X, Y = np.eye(P.shape[0])[i], np.eye(P.shape[1])[j]
-    if np.any(X.sum(0) == 0) or np.any(Y.sum(0) == 0):
-        raise ValueError(f"n_pairs={n_pairs} leaves an image or text unsampled; draw more pairs")
+    labels = model["image_labels"]
+    P = _reweighted(model["P"], labels, class_weights, r)
+    X, Y = _sampled_pairs(P, n_pairs, np.random.default_rng(seed))
     P_hat = X.T @ Y / n_pairs
     U_z = np.linalg.svd(normalized_cooccurrence(P_hat))[0]
     embeddings = {"zhang": (U_z / np.sqrt(P_hat.sum(1))[:, None])[:, 1:r],
@@ -99,6 +90,26 @@ def spectral_lens(*, r: int = 3, m: int = 4, eps: float = 0.3, class_weights=Non
             "sin_clip_zhang": sin_zhang, "clip_last_step": last_step,
             "probe_error": {k: weighted_probe_error(F, labels, weights) for k, F in embeddings.items()},
             "temperatures": temperatures, "marginal_ratio": float(class_mass.max() / class_mass.min())}
+
+
+def _reweighted(P, labels, class_weights, r: int):
+    """The joint ``P`` with image class k's rows scaled by ``class_weights[k]`` (None: unchanged), renormalised."""
+    if class_weights is None:
+        return P
+    w = np.asarray(class_weights, dtype=float)
+    if w.shape != (r,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
+        raise ValueError(f"class_weights must be {r} positive numbers, got {class_weights!r}")
+    P = P * w[labels][:, None]
+    return P / P.sum()
+
+
+def _sampled_pairs(P, n_pairs: int, rng) -> tuple:
+    """``n_pairs`` (image, text) pairs drawn from the joint ``P``, one-hot encoded as (n_pairs, images/texts)."""
+    i, j = np.unravel_index(rng.choice(P.size, size=n_pairs, p=P.ravel()), P.shape)
+    X, Y = np.eye(P.shape[0])[i], np.eye(P.shape[1])[j]
+    if np.any(X.sum(0) == 0) or np.any(Y.sum(0) == 0):
+        raise ValueError(f"n_pairs={n_pairs} leaves an image or text unsampled; draw more pairs")
+    return X, Y
 
 
 def lens_panel(eps: float = 0.3, imbalance: float = 7.0, temperature: float = 0.2, seed: int = 0) -> dict:

@@ -23,14 +23,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real, check_seeds
+from ..data.colour_cue import CALIBRATED_DATASETS, CALIBRATED_TESTS, calibrated_data
 from ..spectral import linear_mmcl
 
 __all__ = ["CALIBRATED_DATASETS", "CALIBRATED_TESTS", "CALIBRATED_PROFILES", "CALIBRATED_METHODS", "INGREDIENTS",
            "calibrated_data", "calibrated_robustness", "supervised_family", "logit_effective_robustness",
-           "ingredient_study", "contrastive_fit", "SHARING_SWITCHES", "feature_sharing"]
+           "ingredient_study", "contrastive_fit"]
 
-CALIBRATED_DATASETS = ("digits", "mnist")
-CALIBRATED_TESTS = ("correlated", "independent", "adversarial")
 CALIBRATED_METHODS = ("mmcl_label_only", "supervised")
 CALIBRATED_PROFILES = {
     "quick": {"digits": {"n_train": None, "steps": 300}, "mnist": {"n_train": 3000, "steps": 300}},
@@ -40,85 +39,6 @@ CALIBRATED_PROFILES = {
 trained (gradient) variants. The closed-form fits take no steps."""
 
 _N_CLASSES = 10
-_N_SHAPE = 8
-"""Shape words of a rich caption: the clean digit's first principal coordinates (standardised)."""
-
-
-def _check_probability(name: str, value) -> float:
-    return check_real(name, value, low=0.0, high=1.0)
-
-
-def _images(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """Flattened images in [0, 1] and labels: digits as 64 pixels; MNIST-5k average-pooled 2x2 to 196 pixels."""
-    if dataset == "digits":
-        from ..data.digits import load_digit_images
-
-        x, y = load_digit_images()
-        return np.asarray(x, dtype=float).reshape(len(x), -1), np.asarray(y)
-    from ..data.mnist import load_mnist5k
-
-    x, y = load_mnist5k()
-    x = np.asarray(x, dtype=float).reshape(len(x), 14, 2, 14, 2).mean(axis=(2, 4))
-    return x.reshape(len(x), -1), np.asarray(y)
-
-
-def _colours(y: np.ndarray, mode: str, p_color: float, rng) -> np.ndarray:
-    """Colour ids: the digit's own with probability ``p_color`` (else another, uniformly) for ``correlated``;
-    uniform for ``independent``; uniformly among the nine others for ``adversarial``."""
-    n = len(y)
-    other = (y + rng.integers(1, _N_CLASSES, size=n)) % _N_CLASSES
-    if mode == "independent":
-        return rng.integers(0, _N_CLASSES, size=n)
-    if mode == "adversarial":
-        return other
-    return np.where(rng.random(n) < p_color, y, other)
-
-
-def calibrated_data(dataset: str = "digits", *, seed: int = 0, p_color: float = 0.9, pixel_noise: float = 0.5,
-                    cue_scale: float = 1.0, cue_noise: float = 0.05, n_train: int | None = None) -> dict:
-    """Images + colour-cue features for training and the three colour test sets.
-
-    Args:
-        dataset: ``"digits"`` (1,797 8x8 digits, 60 % train) or ``"mnist"`` (MNIST-5k, 14x14).
-        seed: split, colours and noise.
-        p_color: probability that a training image shows its digit's own colour, in [0, 1].
-        pixel_noise: std of the Gaussian noise added to every pixel, > 0 (it makes the core noisy; without it
-            the shape alone separates the classes and no model needs the colour).
-        cue_scale: size of the one-hot colour, > 0.
-        cue_noise: std of the noise on the colour channels, > 0 (small: a low-variance cue).
-        n_train: training images (None: 60 % of digits; 3,000 of MNIST); the rest, up to 2,000, are tested.
-
-    Returns:
-        dict with ``train`` and ``tests`` (name -> ``{"x", "y", "colour"}``), ``n_pixels``, ``settings``.
-    """
-    check_choice("dataset", dataset, CALIBRATED_DATASETS)
-    seed = check_int("seed", seed, low=0)
-    p_color = _check_probability("p_color", p_color)
-    pixel_noise = check_real("pixel_noise", pixel_noise, low=0.0, low_open=True)
-    cue_scale = check_real("cue_scale", cue_scale, low=0.0, low_open=True)
-    cue_noise = check_real("cue_noise", cue_noise, low=0.0, low_open=True)
-    x, y = _images(dataset)
-    default = int(round(0.6 * len(y))) if dataset == "digits" else 3000
-    n_train = default if n_train is None else check_int("n_train", n_train, low=50, high=len(y) - 100)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(y))
-    tr, te = order[:n_train], order[n_train:n_train + 2000]
-
-    clean = x[tr] - x[tr].mean(0)
-    _, _, vt = np.linalg.svd(clean, full_matrices=False)
-    basis = vt[:_N_SHAPE].T / (clean @ vt[:_N_SHAPE].T).std(0)  # standardised principal shape coordinates
-
-    def compose(idx, mode):
-        colour = _colours(y[idx], mode, p_color, rng)
-        cue = cue_scale * np.eye(_N_CLASSES)[colour] + cue_noise * rng.standard_normal((len(idx), _N_CLASSES))
-        pixels = x[idx] + pixel_noise * rng.standard_normal(x[idx].shape)
-        return {"x": np.hstack([pixels, cue]), "y": y[idx], "colour": colour,
-                "shape": (x[idx] - x[tr].mean(0)) @ basis}
-
-    return {"train": compose(tr, "correlated"), "tests": {m: compose(te, m) for m in CALIBRATED_TESTS},
-            "n_pixels": x.shape[1], "settings": {"dataset": dataset, "seed": seed, "p_color": p_color,
-                                                 "pixel_noise": pixel_noise, "cue_scale": cue_scale,
-                                                 "cue_noise": cue_noise, "n_train": n_train}}
 
 
 def _label_text(y) -> np.ndarray:
@@ -207,7 +127,6 @@ def contrastive_fit(train: dict, text: np.ndarray, *, loss: str = "infonce", nor
     import torch
 
     from ..device import get_device
-    from ..losses import clip_loss, linear_mmcl_loss
 
     check_choice("loss", loss, ("linear", "infonce"))
     check_choice("tower", tower, ("linear", "mlp"))
@@ -225,7 +144,40 @@ def contrastive_fit(train: dict, text: np.ndarray, *, loss: str = "infonce", nor
     T = torch.as_tensor(text, dtype=torch.float32)
     d, t = X.shape[1], T.shape[1]
     _class_prompts(train, text, prompt)  # checks the prompt before training
-    init = lambda *shape: torch.randn(*shape, generator=gen) * 0.01  # noqa: E731
+    img, txt = _contrastive_towers(tower, d, t, rank, gen)
+    img, txt, X, T = img.to(dev), txt.to(dev), X.to(dev), T.to(dev)
+    lr = (1e-2 if tower == "linear" else 3e-3) if lr is None else check_real("lr", lr, low=0.0, low_open=True)
+    opt = torch.optim.Adam(list(img.parameters()) + list(txt.parameters()), lr=lr)
+    n = X.shape[0]
+    for _ in range(steps):
+        idx = torch.randperm(n, generator=gen)[: min(batch_size, n)].to(dev)
+        value = _pair_loss(loss, img, txt, X[idx], T[idx], normalize, temperature, rho)
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    img.eval()
+    return _zero_shot_predictor(img, txt, _class_prompts(train, text, prompt), mu, normalize and loss == "infonce", dev)
+
+
+def _pair_loss(loss: str, img, txt, Xb, Tb, normalize: bool, temperature: float, rho: float):
+    """One batch of :func:`contrastive_fit`: the linear contrastive loss, or CLIP's loss on (normalised) embeddings."""
+    import torch
+
+    from ..losses import clip_loss, linear_mmcl_loss
+
+    if loss == "linear":
+        return linear_mmcl_loss(Xb, Tb, img.weight, txt.weight, rho=rho)
+    f, g = img(Xb), txt(Tb)
+    if normalize:
+        f, g = torch.nn.functional.normalize(f, dim=1), torch.nn.functional.normalize(g, dim=1)
+    return clip_loss(f, g, temperature=temperature)
+
+
+def _contrastive_towers(tower: str, d: int, t: int, rank: int, gen) -> tuple:
+    """The image tower (linear or one hidden layer of 256) and the linear caption tower of :func:`contrastive_fit`,
+    initialised from ``gen``: weights N(0, 0.01^2) (MLP: N(0, 1/fan_in)), biases 0."""
+    import torch
+
     if tower == "linear":
         img = torch.nn.Linear(d, rank, bias=False)
     else:
@@ -233,35 +185,25 @@ def contrastive_fit(train: dict, text: np.ndarray, *, loss: str = "infonce", nor
     txt = torch.nn.Linear(t, rank, bias=False)
     with torch.no_grad():
         for param in list(img.parameters()) + list(txt.parameters()):
-            param.copy_(init(*param.shape) if param.dim() > 1 else torch.zeros_like(param))
+            param.copy_(torch.randn(*param.shape, generator=gen) * 0.01 if param.dim() > 1 else torch.zeros_like(param))
             if param.dim() > 1 and tower == "mlp":
                 param.copy_(torch.randn(*param.shape, generator=gen) / np.sqrt(param.shape[1]))
-    img, txt, X, T = img.to(dev), txt.to(dev), X.to(dev), T.to(dev)
-    lr = (1e-2 if tower == "linear" else 3e-3) if lr is None else check_real("lr", lr, low=0.0, low_open=True)
-    opt = torch.optim.Adam(list(img.parameters()) + list(txt.parameters()), lr=lr)
-    n = X.shape[0]
-    for _ in range(steps):
-        idx = torch.randperm(n, generator=gen)[: min(batch_size, n)].to(dev)
-        if loss == "linear":
-            value = linear_mmcl_loss(X[idx], T[idx], img.weight, txt.weight, rho=rho)
-        else:
-            f, g = img(X[idx]), txt(T[idx])
-            if normalize:
-                f, g = torch.nn.functional.normalize(f, dim=1), torch.nn.functional.normalize(g, dim=1)
-            value = clip_loss(f, g, temperature=temperature)
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-    img.eval()
+    return img, txt
+
+
+def _zero_shot_predictor(img, txt, class_prompts, mu, normalize: bool, dev):
+    """``predict(x) -> labels``: the class prompt most similar to each (centred) image's embedding."""
+    import torch
+
     with torch.no_grad():
-        g = txt(torch.as_tensor(_class_prompts(train, text, prompt), dtype=torch.float32, device=dev))
-        if normalize and loss == "infonce":
+        g = txt(torch.as_tensor(class_prompts, dtype=torch.float32, device=dev))
+        if normalize:
             g = torch.nn.functional.normalize(g, dim=1)
 
     def predict(x):
         with torch.no_grad():
             f = img(torch.as_tensor(x - mu, dtype=torch.float32, device=dev))
-            if normalize and loss == "infonce":
+            if normalize:
                 f = torch.nn.functional.normalize(f, dim=1)
             return (f @ g.T).argmax(1).cpu().numpy()
 
@@ -451,85 +393,3 @@ def logit_effective_robustness(seed: int = 0, dataset: str = "digits", profile: 
     return {"family": list(family), "mmcl": list(mmcl), "heldout": list(heldout), "accuracy": acc,
             "slope": float(slope), "intercept": float(intercept), "er_mmcl": er_mmcl, "er_heldout": er_held,
             "ci_mmcl": tuple(ci[:, 0]), "ci_heldout": tuple(ci[:, 1]), "shift": shift, "dataset": dataset}
-
-
-# --- Inter-class feature sharing: an exploration of a reconstructed setting -------------------------------------
-
-SHARING_SWITCHES = {
-    "full rank, class prompts": {"rank": None, "prompt": "class"},
-    "full rank, mean-caption prompts": {"rank": None, "prompt": "mean_caption"},
-    "rank 13, class prompts": {"rank": 13, "prompt": "class"},
-    "rank 13, mean-caption prompts": {"rank": 13, "prompt": "mean_caption"},
-    "rank 10, class prompts": {"rank": 10, "prompt": "class"},
-}
-"""Switches of the feature-sharing exploration: embedding rank (full, or below the number of annotated features)
-and zero-shot prompt definition."""
-
-
-def _sharing_data(n: int, rng, *, annotate: bool, shared_in_b: bool = True, n_classes: int = 5,
-                  sigma_core: float = 2.0, shared_scale: float = 3.0, shared_std: float = 0.3, n_details: int = 8,
-                  detail_std: float = 2.0,
-                  dim: int = 40, noise_std: float = 1.0, bases=None) -> dict:
-    """K classes with a noisy core coordinate each; a *shared feature* (e.g. "wheels") present in 90 % of classes
-    A (= 0) and B (= 1) and 10 % of the others; high-variance nuisance details annotated in every caption. The
-    shared feature is named only in class A's captions (``annotate``), never in B's."""
-    y = rng.integers(0, n_classes, n)
-    rows = np.arange(n)
-    core = np.zeros((n, n_classes))
-    core[rows, y] = 1.0 + sigma_core * rng.standard_normal(n)
-    rate = np.where(y == 0, 0.9, np.where((y == 1) & shared_in_b, 0.9, 0.1))
-    shared = (rng.random(n) < rate) * shared_scale * (1.0 + shared_std * rng.standard_normal(n))
-    details = detail_std * rng.standard_normal((n, n_details))
-    named = shared * ((y == 0) & annotate)
-    latent = np.column_stack([core, shared, details])
-    captions = np.column_stack([core, named, details])
-    from ..data.core_spurious import embed_latents
-
-    x_img, x_txt, bases = embed_latents(latent, captions, dim, noise_std, rng, bases)
-    return {"x_img": x_img, "x_txt": x_txt, "y": y, "shared": shared, "bases": bases}
-
-
-def feature_sharing(seeds=(0, 1, 2), *, switches=None, n: int = 5000, n_test: int = 5000) -> dict:
-    """Does naming a detail in class A's captions change what the model learns for class B, which has the detail
-    but never names it? For each switch and seed, label-free linear-loss MMCL is fitted with the shared feature
-    annotated in A's captions and without; class B is scored on two test sets: B's images *with* the shared feature
-    (as in training) and *without* it (the feature moved away from B: a shift).
-
-    Returns:
-        dict with ``switches``, ``seeds`` and, per switch, ``effect_with`` / ``effect_without`` (S,): class-B recall
-        annotated minus unannotated on each test set, ``weight_annotated`` / ``weight_unannotated`` (S,): the weight
-        class B's score puts on the shared feature (image direction), ``recall``: {setting: (S, 2)}.
-    """
-    names = list(SHARING_SWITCHES) if switches is None else list(switches)
-    for name in names:
-        check_choice("switch", name, tuple(SHARING_SWITCHES))
-    seeds = check_seeds(seeds)
-    n, n_test = check_int("n", n, low=100), check_int("n_test", n_test, low=100)
-
-    out = {"switches": names, "seeds": seeds}
-    for name in names:
-        spec = SHARING_SWITCHES[name]
-        rec = {a: np.zeros((len(seeds), 2)) for a in ("annotated", "unannotated")}
-        weight = {a: np.zeros(len(seeds)) for a in ("annotated", "unannotated")}
-        for i, seed in enumerate(seeds):
-            for label, annotate in (("annotated", True), ("unannotated", False)):
-                rng = np.random.default_rng(seed)
-                train = _sharing_data(n, rng, annotate=annotate)
-                bases = train["bases"]
-                tests = [_sharing_data(n_test, np.random.default_rng(seed + 10_000 + j), annotate=annotate,
-                                       shared_in_b=keep, bases=bases) for j, keep in enumerate((True, False))]
-                M = linear_mmcl(train["x_img"], train["x_txt"], rank=spec["rank"])
-                D_T = bases[1]
-                if spec["prompt"] == "class":
-                    prompts = np.eye(D_T.shape[1])[:5] @ D_T.T
-                else:
-                    prompts = np.stack([train["x_txt"][train["y"] == k].mean(0) for k in range(5)])
-                for j, t in enumerate(tests):
-                    pred = np.argmax(t["x_img"] @ M @ prompts.T, axis=1)
-                    rec[label][i, j] = float(np.mean(pred[t["y"] == 1] == 1))
-                scores = M @ prompts.T  # image direction -> class scores
-                weight[label][i] = float(bases[0][:, 5] @ (scores[:, 1] - scores[:, 2:].mean(1)))
-        out[name] = {"recall": rec, "effect_with": rec["annotated"][:, 0] - rec["unannotated"][:, 0],
-                     "effect_without": rec["annotated"][:, 1] - rec["unannotated"][:, 1],
-                     "weight_annotated": weight["annotated"], "weight_unannotated": weight["unannotated"]}
-    return out
