@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mmcl_core.experiments import zhang2023 as zhang
+from mmcl_core.experiments import zhang2023_resampling as zhang_resampling
 from mmcl_core.losses import nt_xent_loss
 from mmcl_core.resampling import METHODS, resampled_nt_xent
 
@@ -134,9 +135,9 @@ def test_resampling_run_is_deterministic_and_records_picks(pairs):
     a = zhang.resampling_run("add_new_positive", "oracle", epochs=2, pairs=pairs, device="cpu")
     b = zhang.resampling_run("add_new_positive", "oracle", epochs=2, pairs=pairs, device="cpu")
     assert a["linear_probe"] == b["linear_probe"] and a["same_label_rate"] > 0.99
-    assert 0 <= a["self_same_label_rate"] <= 1
     base = zhang.resampling_run("simclr", epochs=2, pairs=pairs, device="cpu")
-    assert math.isnan(base["same_label_rate"])
+    assert math.isnan(base["same_label_rate"]) and math.isnan(a["self_same_label_rate"])  # each where it applies
+    assert 0 <= base["self_same_label_rate"] <= 1
 
 
 def test_resampling_lookup_reads_the_grid_and_names_missing_options():
@@ -158,8 +159,9 @@ def test_default_ratio_keys_match_explicit_defaults():
 
 def test_grid_reuses_a_matching_table_and_ignores_a_mismatched_one(pairs, monkeypatch):
     calls = []
-    monkeypatch.setattr(zhang, "resampling_run", lambda *a, **k: calls.append(a) or {"linear_probe": 0.5})
-    monkeypatch.setattr(zhang, "make_teacher", lambda *a, **k: None)
+    monkeypatch.setattr(zhang_resampling, "resampling_runs",
+                        lambda runs, **k: [calls.append(r) or {"linear_probe": 0.5} for r in runs])
+    monkeypatch.setattr(zhang_resampling, "make_teacher", lambda *a, **k: None)
     keys = {"simclr": zhang.resampling_key("simclr", "clip", 0.8, None, 1, True)}
     table = {"seeds": [0], "settings": {"epochs": 3, "temperature": 0.2}, "row_keys": keys,
              "runs": {"simclr": [{"linear_probe": 0.9}]}}
@@ -169,10 +171,27 @@ def test_grid_reuses_a_matching_table_and_ignores_a_mismatched_one(pairs, monkey
     zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.5)  # other settings: nothing reused
     assert len(calls) == len(grid)
     trained = []
-    monkeypatch.setattr(zhang, "make_teacher", lambda name, *a, **k: trained.append(name) or name)
+    monkeypatch.setattr(zhang_resampling, "make_teacher", lambda name, *a, **k: trained.append(name) or name)
     table.update(background_strength=0.8, first_seed_teachers={"clip": "table's clip", "oracle": "table's oracle"})
     zhang.resampling_grid((0.8,), epochs=3, reuse=table, temperature=0.2)  # the table's teachers are reused
     assert sorted(trained) == sorted(set(zhang.TEACHERS) - {"clip", "oracle"})
+
+
+def test_students_trained_side_by_side_match_separate_runs(pairs):
+    runs = [("simclr", "oracle", None, 1, True), ("add_new_positive", "oracle", None, 1, True),
+            ("drop_easy_negative", "caption", None, 1, True)]
+    together = zhang.resampling_runs(runs, epochs=2, pairs=pairs, device="cpu")
+    for spec, joint in zip(runs, together):
+        alone = zhang.resampling_runs([spec], epochs=2, pairs=pairs, device="cpu")[0]
+        assert abs(alone["linear_probe"] - joint["linear_probe"]) <= 0.02  # float rounding only, 2 epochs
+        assert alone["self_same_label_rate"] == pytest.approx(joint["self_same_label_rate"], abs=0.02, nan_ok=True)
+        if spec[0] == "add_new_positive":
+            assert alone["same_label_rate"] == pytest.approx(joint["same_label_rate"], abs=0.02)
+    assert together[0]["students_trained_together"] == 3
+    with pytest.raises(ValueError, match="teacher"):
+        zhang.resampling_runs([("add_new_positive", "nope", None, 1, True)], epochs=1, pairs=pairs, device="cpu")
+    with pytest.raises(ValueError, match="runs"):
+        zhang.resampling_runs([], epochs=1, pairs=pairs, device="cpu")
 
 
 @pytest.mark.parametrize("method", ["drop_false_negative", "drop_easy_negative", "drop_false_positive"])
