@@ -214,3 +214,20 @@ def test_unpaired_lookup_reads_one_cell():
         nakada.unpaired_lookup({"global_top_b": sweep}, 700)
     with pytest.raises(ValueError, match="pseudo_pair_rule"):
         nakada.unpaired_lookup({"global_top_b": sweep}, 500, "row_argmax")
+
+
+def test_the_e1_setting_is_one_frozen_validated_object():
+    import dataclasses
+
+    setting = nakada.E1Setting()
+    assert (setting.n_pairs, setting.batch_size, setting.pseudo_pair_rule) == (300, 50, "global_top_b")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setting.lr = 0.1
+    for kwargs, name in ((dict(batch_size=1), "batch_size"), (dict(rank=50), "dim_a"), (dict(lr=0.0), "lr"),
+                         (dict(pseudo_pair_rule="best"), "pseudo_pair_rule")):
+        with pytest.raises(ValueError, match=name):
+            nakada.E1Setting(**kwargs)
+    with pytest.raises(TypeError, match="aligned_batches"):
+        nakada.E1Setting(aligned_batches="yes")
+    with pytest.raises(ValueError, match="unknown settings"):
+        nakada.unpaired_sweep((100,), (0,), n_pair=10)

@@ -17,7 +17,7 @@ from ..spectral import contrastive_cross_covariance, cross_covariance, sin_theta
 
 __all__ = ["linear_solution", "factor_gd_linear", "clip_objective", "projected_gd_clip", "factor_gd_clip",
            "masking_cl", "diagonal_deletion", "pca", "recovery_error", "UNIMODAL_METHODS", "rate_curves",
-           "compare_methods", "recovery_panel", "svd_step_panel", "OFFICIAL_E1", "unpaired_sweep", "unpaired_synthetic",
+           "compare_methods", "recovery_panel", "svd_step_panel", "OFFICIAL_E1", "E1Setting", "unpaired_sweep", "unpaired_synthetic",
            "unpaired_linear_proxy", "linear_proxy_panel", "unpaired_lookup", "class_paired_modalities",
            "SEMI_PAIR_RULES", "semi_supervised_proxy", "semi_supervised_study", "semi_lookup"]
 
@@ -304,7 +304,7 @@ def svd_step_panel(temperature: float = 0.5, eta: float = 0.1, rho: float = 1.0,
 # Unpaired data (paper §5.1, the released synthetic experiment E1) and the real-data proxy of the MNIST <->
 # Fashion-MNIST experiment (§5.3) live in nakada2023_unpaired and nakada2023_semi; they are part of this paper's API.
 from .nakada2023_semi import SEMI_PAIR_RULES, semi_lookup, semi_supervised_proxy, semi_supervised_study  # noqa: E402
-from .nakada2023_unpaired import (OFFICIAL_E1, linear_proxy_panel, unpaired_linear_proxy,  # noqa: E402
+from .nakada2023_unpaired import (OFFICIAL_E1, E1Setting, linear_proxy_panel, unpaired_linear_proxy,  # noqa: E402
                                   unpaired_lookup, unpaired_sweep, unpaired_synthetic)
 
 # The two-dataset experiments (MNIST-5k <-> digits: unpaired data and pseudo-pair precision in nakada2023_real; the

@@ -4,13 +4,15 @@ proxy. Re-exported by :mod:`mmcl_core.experiments.nakada2023`; the project's not
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real
 from ..data.synthetic import spiked_model
 from ..spectral import cross_covariance, sin_theta_distance, truncated_svd
 
-__all__ = ["OFFICIAL_E1", "unpaired_sweep", "unpaired_synthetic", "unpaired_linear_proxy", "linear_proxy_panel",
+__all__ = ["OFFICIAL_E1", "E1Setting", "unpaired_sweep", "unpaired_synthetic", "unpaired_linear_proxy", "linear_proxy_panel",
            "unpaired_lookup"]
 
 
@@ -67,11 +69,44 @@ def _retrieval_accuracy(W1, W2, x, y, chunk: int = 2000):
     return (hits / x.shape[1]).cpu().numpy()
 
 
-def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *, n_pairs: int = 300,
-                   n_test: int = 10000, dim_a: int = 40, dim_b: int = 39, rank: int = 10, noise_std: float = 0.3,
-                   temperature: float = 1.0, lr: float = 2e-3, batch_size: int = 50, paired_epochs: int = 100,
-                   unpaired_epochs: int = 100, pseudo_pair_rule: str = "global_top_b", aligned_batches: bool = True,
-                   device: str = "auto", progress: bool = False) -> dict:
+@dataclasses.dataclass(frozen=True)
+class E1Setting:
+    """The released synthetic unpaired experiment's setting (§5.1), validated once: n paired and ``n_test`` test
+    samples of the spiked model (``dim_a`` x ``dim_b``, ``rank``, noise std), bias-free linear encoders, cosine / tau,
+    AdamW at ``lr`` in batches of ``batch_size``, the epochs of both phases, the pseudo-pair rule
+    (``"global_top_b"`` or ``"row_argmax"``) and whether unpaired batches are partner-aligned."""
+
+    n_pairs: int = 300
+    n_test: int = 10000
+    dim_a: int = 40
+    dim_b: int = 39
+    rank: int = 10
+    noise_std: float = 0.3
+    temperature: float = 1.0
+    lr: float = 2e-3
+    batch_size: int = 50
+    paired_epochs: int = 100
+    unpaired_epochs: int = 100
+    pseudo_pair_rule: str = "global_top_b"
+    aligned_batches: bool = True
+
+    def __post_init__(self):
+        for name in ("n_pairs", "n_test", "paired_epochs", "unpaired_epochs"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low=1))
+        object.__setattr__(self, "batch_size", check_int("batch_size", self.batch_size, low=2, high=self.n_pairs))
+        object.__setattr__(self, "rank", check_int("rank", self.rank, low=1))
+        for name in ("dim_a", "dim_b"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low=self.rank))
+        object.__setattr__(self, "noise_std", check_real("noise_std", self.noise_std, low=0.0))
+        for name in ("temperature", "lr"):
+            object.__setattr__(self, name, check_real(name, getattr(self, name), low=0.0, low_open=True))
+        check_choice("pseudo_pair_rule", self.pseudo_pair_rule, ("global_top_b", "row_argmax"))
+        if not isinstance(self.aligned_batches, bool):
+            raise TypeError(f"aligned_batches must be a bool, got {type(self.aligned_batches).__name__}")
+
+
+def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *, setting: E1Setting | None = None,
+                   device: str = "auto", progress: bool = False, **overrides) -> dict:
     """The official synthetic unpaired experiment, all seeds trained as one batched program.
 
     Per N and seed: Haar U1 (d1 x r), U2 (d2 x r), noise std 0.3; bias-free linear encoders with cosine
@@ -83,10 +118,14 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
 
     Reproduces: Nakada et al. 2023, §5.1 (docs/papers/nakada2023.md).
 
+    Args:
+        setting: an :class:`E1Setting` (default: the released one); ``overrides`` replace its fields by name.
+
     Returns:
         dict with ``n_unpaired`` (K,), ``paired_acc`` and ``unpaired_acc`` (K, S) test retrieval accuracy after each
         phase, ``pseudo_pair_precision`` (K, S) fraction of selected pseudo pairs that are true pairs (over phase 2),
-        ``seeds``, ``seconds``, ``steps`` (batched optimiser steps in total: each trains every seed at once).
+        ``seeds``, ``seconds``, ``steps`` (batched optimiser steps in total: each trains every seed at once),
+        ``setting``.
     """
     import time
 
@@ -94,41 +133,42 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
 
     from ..device import get_device
 
-    check_choice("pseudo_pair_rule", pseudo_pair_rule, ("global_top_b", "row_argmax"))
-    cfg = dict(n_pairs=n_pairs, n_test=n_test, dim_a=dim_a, dim_b=dim_b, rank=rank, noise_std=noise_std,
-               temperature=check_real("temperature", temperature, low=0.0, low_open=True), lr=lr,
-               batch_size=check_int("batch_size", batch_size, low=2), paired_epochs=paired_epochs,
-               unpaired_epochs=unpaired_epochs, rule=pseudo_pair_rule, aligned=aligned_batches,
-               dev=get_device(device))
-    seeds = list(seeds)
-    n_values = [check_int("n_unpaired", int(v), low=cfg["batch_size"]) for v in n_unpaired_values]
+    fields = {f.name for f in dataclasses.fields(E1Setting)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {sorted(fields)}")
+    setting = dataclasses.replace(setting if setting is not None else E1Setting(), **overrides)
+    dev, seeds = get_device(device), list(seeds)
+    n_values = [check_int("n_unpaired", int(v), low=setting.batch_size) for v in n_unpaired_values]
     out = {key: np.zeros((len(n_values), len(seeds))) for key in ("paired_acc", "unpaired_acc",
                                                                     "pseudo_pair_precision")}
     start, steps = time.perf_counter(), 0
     for k, n_unpaired in enumerate(tqdm(n_values, desc="unpaired sweep", disable=not progress)):
-        run = _e1_one_size(seeds, n_unpaired, **cfg)
+        run = _e1_one_size(seeds, n_unpaired, setting, dev)
         for key in ("paired_acc", "unpaired_acc", "pseudo_pair_precision"):
             out[key][k] = run[key]
         steps += run["steps"]
-    out.update(n_unpaired=np.array(n_values), seeds=seeds, seconds=time.perf_counter() - start, steps=steps)
+    out.update(n_unpaired=np.array(n_values), seeds=seeds, seconds=time.perf_counter() - start, steps=steps,
+               setting=setting)
     return out
 
 
-def _e1_one_size(seeds, n_unpaired: int, *, n_pairs, n_test, dim_a, dim_b, rank, noise_std, temperature, lr,
-                 batch_size, paired_epochs, unpaired_epochs, rule, aligned, dev) -> dict:
+def _e1_one_size(seeds, n_unpaired: int, setting: E1Setting, dev) -> dict:
     """:func:`unpaired_sweep` at one unpaired-set size: both phases for every seed at once."""
     import torch
     import torch.nn.functional as F
 
     from ..losses import clip_loss_from_logits
 
+    st = setting
+    n_pairs, batch_size, temperature, rule = st.n_pairs, st.batch_size, st.temperature, st.pseudo_pair_rule
     gens = [torch.Generator().manual_seed(1_000_003 * n_unpaired + s) for s in seeds]
     (xp, yp), (xu, yu), (xt, yt), (W1, W2) = (tuple(t.to(dev) for t in p) for p in
-                                              _draw_e1(gens, n_pairs, n_unpaired, n_test, dim_a, dim_b, rank,
-                                                       noise_std))
+                                              _draw_e1(gens, n_pairs, n_unpaired, st.n_test, st.dim_a, st.dim_b,
+                                                       st.rank, st.noise_std))
     W1.requires_grad_(True)
     W2.requires_grad_(True)
-    opt = torch.optim.AdamW([W1, W2], lr=lr, weight_decay=0.01)  # elementwise: seeds stay independent
+    opt = torch.optim.AdamW([W1, W2], lr=st.lr, weight_decay=0.01)  # elementwise: seeds stay independent
 
     def logits_of(xb, yb):
         a = F.normalize(xb @ W1.transpose(1, 2), dim=2)
@@ -141,16 +181,16 @@ def _e1_one_size(seeds, n_unpaired: int, *, n_pairs, n_test, dim_a, dim_b, rank,
         opt.step()
 
     steps = 0
-    for _ in range(paired_epochs):
+    for _ in range(st.paired_epochs):
         for lo in range(0, n_pairs - batch_size + 1, batch_size):
             step(clip_loss_from_logits(logits_of(xp[:, lo:lo + batch_size], yp[:, lo:lo + batch_size])).sum())
             steps += 1
     paired_acc = _retrieval_accuracy(W1, W2, xt, yt)
     n_batches = n_unpaired // batch_size
-    partner_of_y = _hidden_order(n_unpaired, n_batches, batch_size, aligned).to(dev)
+    partner_of_y = _hidden_order(n_unpaired, n_batches, batch_size, st.aligned_batches).to(dev)
     yu_perm = yu[:, partner_of_y]  # y position p holds the partner of x index partner_of_y[p]
     correct, selected = torch.zeros(len(seeds), device=dev), 0
-    for _ in range(unpaired_epochs):
+    for _ in range(st.unpaired_epochs):
         for b in range(n_batches):
             sl = slice(b * batch_size, (b + 1) * batch_size)
             lg = logits_of(xu[:, sl], yu_perm[:, sl])
