@@ -129,6 +129,15 @@ def _labelled_bars(ax, bars: dict, *, ylabel: str, title: str):
     ax.set_title(title, fontsize=9)
 
 
+def _labelled_bars_figure(bars: dict, *, ylabel: str, title: str):
+    """A small figure of :func:`_labelled_bars` (a widget's one-setting panel)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
+    _labelled_bars(ax, bars, ylabel=ylabel, title=title)
+    return fig
+
+
 _TEST_LABELS = {"id": "in-distribution", "ood_independent": "OOD: cue independent", "ood_flipped": "OOD: cue flipped"}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import _labelled_bars, _mean_and_seeds
+from .common import _labelled_bars_figure, _mean_and_seeds
 
 __all__ = ["plot_rate_curves", "plot_recovery_panel", "plot_svd_steps", "plot_unpaired_sweep", "plot_linear_proxy",
            "plot_semi_curves", "plot_unpaired_lookup", "plot_linear_proxy_panel", "plot_real_unpaired",
@@ -29,15 +29,11 @@ def plot_rate_curves(rates: dict):
 
 def plot_recovery_panel(result: dict):
     """Bars of the recovery errors of one setting (the recovery widget)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
     st = result["settings"]
-    _labelled_bars(ax, {"MMCL": (result["mmcl"], "tab:blue"), "masking-CL": (result["unimodal"], "tab:red"),
-                        "PCA": (result["pca"], "grey")}, ylabel="‖sinΘ(·, U₁)‖_F",
-                   title=f"n={st['n']}, ε={st['eps']:g}, {st['coherence']}, "
-                         f"{'heteroskedastic' if st['heteroskedastic'] else 'isotropic'}")
-    return fig
+    return _labelled_bars_figure({"MMCL": (result["mmcl"], "tab:blue"), "masking-CL": (result["unimodal"], "tab:red"),
+                                  "PCA": (result["pca"], "grey")}, ylabel="‖sinΘ(·, U₁)‖_F",
+                                 title=f"n={st['n']}, ε={st['eps']:g}, {st['coherence']}, "
+                                       f"{'heteroskedastic' if st['heteroskedastic'] else 'isotropic'}")
 
 
 def plot_svd_steps(result: dict):
@@ -160,15 +156,12 @@ def plot_unpaired_lookup(result: dict):
 
 def plot_linear_proxy_panel(result: dict):
     """Bars of the linear proxy's recovery errors for one setting (the live widget)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.2), constrained_layout=True)
     st = result["settings"]
-    _labelled_bars(ax, {"paired only": (result["paired_only"], "grey"), "+ pseudo pairs": (result["pseudo"], "tab:blue"),
-                        "oracle": (result["oracle"], "tab:orange")}, ylabel="‖sinΘ(Û₁, U₁)‖_F",
-                   title=f"N = {st['n_unpaired']}, B = {st['batch_size']}, {st['pseudo_pair_rule']}: "
-                         f"precision {result['precision']:.2f}")
-    return fig
+    return _labelled_bars_figure({"paired only": (result["paired_only"], "grey"),
+                                  "+ pseudo pairs": (result["pseudo"], "tab:blue"),
+                                  "oracle": (result["oracle"], "tab:orange")}, ylabel="‖sinΘ(Û₁, U₁)‖_F",
+                                 title=f"N = {st['n_unpaired']}, B = {st['batch_size']}, {st['pseudo_pair_rule']}: "
+                                       f"precision {result['precision']:.2f}")
 
 
 def plot_real_unpaired(view: dict):
