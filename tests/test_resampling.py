@@ -247,3 +247,15 @@ def test_resampling_menu_lists_only_computed_runs_and_each_answers():
                                             "DropFalsePositive · teacher clip · ratio 0.1 · as intended"]
     gains = [zhang.resampling_lookup_run(grid, run, 0.8)["gain"] for _, run in menu]
     assert gains == pytest.approx([1.0, 2.0, 3.0])
+
+
+def test_resampling_table_rows_keys_and_probes(pairs, monkeypatch):
+    import mmcl_core.experiments.real_data as real_data
+
+    monkeypatch.setattr(real_data, "digit_pairs", lambda **k: pairs)
+    table = zhang.resampling_table((0,), teacher="oracle", ablation_teachers=("caption",), epochs=1, device="cpu")
+    assert table["teacher"] == "oracle" and table["ablation_teachers"] == ("caption",)
+    assert set(table["runs"]) == set(table["row_keys"]) and len(table["runs"]) == 7  # 5 methods, DFP intended, 1
+    assert table["row_keys"]["simclr"] == zhang.resampling_key("simclr", "oracle", 0.8, None, 1, True)
+    assert table["mmcl_probe"] == table["teacher_probe"]["clip_no_aug"]  # the no-augmentation teacher's own probe
+    assert zhang.gain_predictors(table)["teachers"] == ["oracle", "caption"]

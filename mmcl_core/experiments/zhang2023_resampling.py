@@ -235,22 +235,21 @@ def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_stren
     from ..resampling import METHODS
     from .real_data import digit_pairs, evaluate_tower
 
+    specs = {method: (method, teacher, None, 1, True) for method in METHODS}  # table row -> run
+    specs["drop_false_positive (as intended)"] = ("drop_false_positive", teacher, None, 1, False)
+    specs.update({f"add_new_positive (teacher: {name})": ("add_new_positive", name, None, 1, True)
+                  for name in ablation_teachers})
     rows: dict[str, list] = {}
-    mmcl_probe, teacher_probe, first_teachers = [], {}, {}
+    teacher_probe, first_teachers = {}, {}
     for seed in tqdm(list(seeds), desc="resampling seeds", disable=not progress):
         pairs = digit_pairs(background_strength=background_strength, seed=seed)
         teachers = {name: make_teacher(name, pairs, seed=seed, device=device)
                     for name in sorted({teacher, "clip_no_aug", *ablation_teachers})}
         first_teachers = first_teachers or teachers
-        specs = {method: (method, teacher, None, 1, True) for method in METHODS}
-        specs["drop_false_positive (as intended)"] = ("drop_false_positive", teacher, None, 1, False)
-        specs.update({f"add_new_positive (teacher: {name})": ("add_new_positive", name, None, 1, True)
-                      for name in ablation_teachers})
         results = resampling_runs(list(specs.values()), background_strength=background_strength, epochs=epochs,
                                   seed=seed, pairs=pairs, teachers=teachers, device=device, **run_kwargs)
         for row, result in zip(specs, results):  # all students of a seed trained side by side
             rows.setdefault(row, []).append(result)
-        mmcl_probe.append(evaluate_tower(teachers["clip_no_aug"].image_tower, pairs, device=device)["linear_probe"])
         for name, fn in teachers.items():  # how well each image teacher itself classifies (a probe on its tower)
             if hasattr(fn, "image_tower"):
                 teacher_probe.setdefault(name, []).append(
@@ -262,13 +261,10 @@ def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_stren
                   for name, key in [(teacher, "add_new_positive")] + [(t, f"add_new_positive (teacher: {t})")
                                                                       for t in ablation_teachers]}
     same_label["simclr (own picks)"] = float(np.mean([r["self_same_label_rate"] for r in rows["simclr"]]))
-    row_keys = {method: resampling_key(method, teacher, background_strength, None, 1, True) for method in METHODS}
-    row_keys["drop_false_positive (as intended)"] = resampling_key("drop_false_positive", teacher,
-                                                                    background_strength, None, 1, False)
-    row_keys.update({f"add_new_positive (teacher: {t})": resampling_key("add_new_positive", t, background_strength,
-                                                                         None, 1, True) for t in ablation_teachers})
+    row_keys = {row: resampling_key(method, name, background_strength, ratio, top_k, released)
+                for row, (method, name, ratio, top_k, released) in specs.items()}
     return {"runs": rows, "row_keys": row_keys, "summary": summary, "same_label": same_label,
-            "mmcl_probe": mmcl_probe, "teacher_probe": teacher_probe, "teacher": teacher,
+            "mmcl_probe": teacher_probe["clip_no_aug"], "teacher_probe": teacher_probe, "teacher": teacher,
             "first_seed_teachers": first_teachers,
             "ablation_teachers": tuple(ablation_teachers), "seeds": list(seeds),
             "background_strength": background_strength,
