@@ -7,10 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real
+from .digits import N_CLASSES as _N_CLASSES
 
 __all__ = ["CALIBRATED_DATASETS", "CALIBRATED_TESTS", "calibrated_data"]
-
-_N_CLASSES = 10
 
 
 CALIBRATED_DATASETS = ("digits", "mnist")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_choice, check_int
+from .digits import N_CLASSES as _N_CLASSES
 
 __all__ = ["class_paired_modalities", "mnist_digits_modalities"]
-
-_N_CLASSES = 10
 
 
 def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 100, test_fraction: float = 0.25,

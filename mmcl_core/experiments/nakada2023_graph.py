@@ -10,10 +10,9 @@ import numpy as np
 
 from ..device import one_torch_thread
 from .._checks import check_choice, check_int, check_real, check_seeds
+from ..data.digits import N_CLASSES as _N_CLASSES
 
 __all__ = ["E2_PROFILES", "noisy_graph_study", "coclustering_precision", "detection_threshold", "sqrt_d_law"]
-
-_N_CLASSES = 10
 
 
 E2_PROFILES = {"quick": {"flips": (0.0, 0.1, 0.2, 0.3, 0.5), "epochs": 200},

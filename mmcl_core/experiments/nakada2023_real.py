@@ -22,6 +22,7 @@ import numpy as np
 from ..device import one_torch_thread
 from .._checks import check_choice, check_int, check_real, check_seeds
 from ..data.pairings import mnist_digits_modalities
+from ..data.digits import N_CLASSES as _N_CLASSES
 
 __all__ = ["REAL_RULES", "REAL_PROFILES", "mnist_digits_modalities", "real_unpaired_study", "gain_vs_precision",
            "real_lookup", "crossover"]
@@ -39,8 +40,6 @@ REAL_PROFILES = {
 """Epochs of each phase, the unpaired-phase learning rate (10x the released 2e-5: the pools here are ~50x smaller
 than the paper's 59,000; a documented deviation) and the A pool (``matched``: as many MNIST as digits images;
 ``large``: every remaining MNIST image)."""
-
-_N_CLASSES = 10
 
 
 def _towers(seed: int):

@@ -25,6 +25,7 @@ import numpy as np
 from .._checks import check_choice, check_int, check_real, check_seeds
 from ..data.colour_cue import CALIBRATED_DATASETS, CALIBRATED_TESTS, calibrated_data
 from ..spectral import linear_mmcl
+from ..data.digits import N_CLASSES as _N_CLASSES
 
 __all__ = ["CALIBRATED_DATASETS", "CALIBRATED_TESTS", "CALIBRATED_PROFILES", "CALIBRATED_METHODS", "INGREDIENTS",
            "calibrated_data", "calibrated_robustness", "supervised_family", "logit_effective_robustness",
@@ -37,8 +38,6 @@ CALIBRATED_PROFILES = {
 }
 """Per profile and dataset: training-set size (None: 60 % of the 1,797 digits) and optimiser steps of the
 trained (gradient) variants. The closed-form fits take no steps."""
-
-_N_CLASSES = 10
 
 
 def _label_text(y) -> np.ndarray:
