@@ -13,7 +13,8 @@ import math
 import numbers
 import os
 
-__all__ = ["METRICS_ENV", "record", "reference_check", "metrics", "clear", "read_metrics_file"]
+__all__ = ["METRICS_ENV", "BOUNDS", "record", "check", "read_check", "criterion_text", "reference_check", "metrics",
+           "clear", "read_metrics_file"]
 
 METRICS_ENV = "MMCL_METRICS_PATH"
 _METRICS: dict[str, float | int | bool] = {}
@@ -49,6 +50,79 @@ def record(name: str, value) -> float | int | bool:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"name": name, "value": clean}) + "\n")
     return clean
+
+
+BOUNDS = ("at_least", "at_most", "above", "below")  # a check's criterion: value >= / <= / > / < its bound
+
+
+def criterion_text(bounds: dict) -> str:
+    """A check's criterion in words: ``{"at_least": 0.2}`` -> ``">= 0.2"``, both ends -> ``"in [a, b]"``."""
+    if not bounds:
+        raise ValueError(f"bounds must name at least one of {BOUNDS}")
+    if set(bounds) == {"at_least", "at_most"}:
+        return f"in [{bounds['at_least']:g}, {bounds['at_most']:g}]"
+    signs = {"at_least": ">=", "at_most": "<=", "above": ">", "below": "<"}
+    return " and ".join(f"{signs[k]} {bounds[k]:g}" for k in BOUNDS if k in bounds)
+
+
+def _holds(value: float, bounds: dict) -> bool:
+    tests = {"at_least": value >= bounds.get("at_least", value), "at_most": value <= bounds.get("at_most", value),
+             "above": "above" not in bounds or value > bounds["above"],
+             "below": "below" not in bounds or value < bounds["below"]}
+    return all(tests.values())
+
+
+def check(name: str, value, *, at_least=None, at_most=None, above=None, below=None, expect: bool = True,
+          at_reference: bool = True, detail=None) -> bool:
+    """Check a number against its criterion, assert the outcome and record both, so a summary can read them back.
+
+    The value is recorded as ``name``; each bound as ``name.<bound>`` and the expected outcome as ``name.expect``, so
+    the synthesis table (:func:`read_check`) shows the threshold the notebook asserted, never a copy of it. At the
+    reference setting (``at_reference``) a wrong outcome raises ``AssertionError``; away from it the outcome is printed
+    and recorded as ``name.asserted = False``, never silently skipped.
+
+    Args:
+        name: metric name (as :func:`record`).
+        value: the measured number.
+        at_least, at_most, above, below: the criterion (``>=``, ``<=``, ``>``, ``<``); at least one.
+        expect: the outcome the notebook asserts (False: the claim is shown NOT to hold, e.g. outside its regime).
+        at_reference: whether the notebook runs at the setting the check was calibrated for.
+        detail: the numbers behind the check, shown in the message.
+
+    Returns:
+        whether the criterion holds.
+    """
+    bounds = {k: v for k, v in (("at_least", at_least), ("at_most", at_most), ("above", above), ("below", below))
+              if v is not None}
+    criterion = criterion_text(bounds)
+    if not isinstance(expect, bool) or not isinstance(at_reference, bool):
+        raise TypeError("expect and at_reference must be bools")
+    value = record(name, value)
+    holds = _holds(value, bounds)
+    message = f"{name} = {value:.4g} ({criterion}: {'holds' if holds else 'does not hold'}, expected to " + \
+        f"{'hold' if expect else 'fail'})" + (f"; {detail}" if detail is not None else "")
+    if at_reference:
+        assert holds == expect, message
+    else:
+        print("reference check, not asserted away from the reference setting:", message)
+    for key, bound in bounds.items():
+        record(f"{name}.{key}", bound)
+    record(f"{name}.expect", expect), record(f"{name}.asserted", at_reference)
+    return holds
+
+
+def read_check(metrics: dict, name: str) -> dict | None:
+    """What :func:`check` recorded under ``name`` in a metrics dict: ``value``, ``criterion`` (words), ``holds``,
+    ``expect`` and ``asserted``; None when ``name`` was not recorded. Raises ValueError when it was recorded by
+    :func:`record` without a criterion."""
+    if name not in metrics:
+        return None
+    bounds = {k: metrics[f"{name}.{k}"] for k in BOUNDS if f"{name}.{k}" in metrics}
+    if not bounds:
+        raise ValueError(f"metric {name!r} was recorded without a criterion: record it with report.check")
+    value = metrics[name]
+    return {"value": value, "criterion": criterion_text(bounds), "holds": _holds(value, bounds),
+            "expect": bool(metrics.get(f"{name}.expect", True)), "asserted": bool(metrics.get(f"{name}.asserted", True))}
 
 
 def reference_check(name: str, holds, at_reference: bool, detail=None) -> bool:

@@ -279,3 +279,29 @@ def test_auto_never_picks_mps_for_float64(monkeypatch):
     assert dv.get_device("auto", dtype="float64").type == "cpu"
     with pytest.raises(ValueError, match="float64"):
         dv.get_device("mps", dtype="float64")
+
+
+def test_check_asserts_the_expected_outcome_and_records_the_criterion(capsys):
+    report.clear()
+    assert report.check("gap_a", 0.3, at_least=0.2) is True
+    assert report.check("gap_b", 0.1, at_least=0.2, expect=False) is False  # shown NOT to hold, as expected
+    with pytest.raises(AssertionError, match="gap_c = 0.1 .>= 0.2: does not hold"):
+        report.check("gap_c", 0.1, at_least=0.2)
+    with pytest.raises(AssertionError):
+        report.check("gap_d", 0.3, at_least=0.2, expect=False)
+    assert report.check("gap_e", 0.1, at_least=0.2, at_most=0.5, at_reference=False) is False  # reported only
+    assert "not asserted away from the reference setting: gap_e = 0.1 (in [0.2, 0.5]" in capsys.readouterr().out
+    m = report.metrics()
+    assert m["gap_a.at_least"] == 0.2 and m["gap_b.expect"] is False and m["gap_e.asserted"] is False
+    assert report.read_check(m, "gap_a") == {"value": 0.3, "criterion": ">= 0.2", "holds": True, "expect": True,
+                                             "asserted": True}
+    assert report.read_check(m, "gap_e")["criterion"] == "in [0.2, 0.5]" and report.read_check(m, "nothing") is None
+    assert report.criterion_text({"above": 0, "below": 1}) == "> 0 and < 1"
+    report.record("plain", 1.0)
+    with pytest.raises(ValueError, match="without a criterion"):
+        report.read_check(report.metrics(), "plain")
+    with pytest.raises(ValueError, match="at least one"):
+        report.check("no_bound", 1.0)
+    with pytest.raises(TypeError, match="expect"):
+        report.check("bad_expect", 1.0, above=0, expect="yes")
+    report.clear()

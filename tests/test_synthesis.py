@@ -99,7 +99,8 @@ def test_claims_table_one_row_per_claim_with_links_and_missing_notebooks_marked(
     assert "[04 · cell-04](04_nakada_svd.ipynb#cell-04)" in text
 
 
-def test_claim_links_point_at_cells_that_record_their_metrics():
+def test_claim_links_point_at_cells_that_check_their_metrics():
+    import re
     from pathlib import Path
 
     import nbformat
@@ -109,22 +110,45 @@ def test_claim_links_point_at_cells_that_record_their_metrics():
         nb = nbformat.read(str(root / f"{c.notebook}.ipynb"), as_version=4)
         cell = next((x for x in nb.cells if x.id == c.cell), None)
         assert cell is not None and cell.cell_type == "code", (c.notebook, c.cell)
-        checks = "assert" in cell.source or "report.reference_check" in cell.source
-        assert "report.record" in cell.source and checks, (c.notebook, c.cell)
+        names = re.findall(r'report\.check\((f?)"([^"]+)"', cell.source)
+        patterns = [re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(n)) if f else re.escape(n) for f, n in names]
+        for metric in c.metrics:  # each metric is checked (with its criterion) in the linked cell
+            looped = "report.check(key" in cell.source and f'"{metric}"' in cell.source  # a loop over (name, ...)
+            assert looped or any(re.fullmatch(p, metric) for p in patterns), (c.notebook, c.cell, metric, names)
 
 
-def test_claims_table_values_and_verdicts():
-    metrics = {"04_nakada_svd": {"gradient_rel_error": 1e-15, "rate_slope": -0.3},
-               "09_xue_real_data": {"adversarial_gap_label_only_minus_supervised": -0.09}}
+def _checked(**checks) -> dict:
+    """Metrics as report.check records them: name -> (value, bounds, expect)."""
+    out = {}
+    for name, (value, bounds, expect) in checks.items():
+        out[name] = value
+        out.update({f"{name}.{k}": v for k, v in bounds.items()})
+        out[f"{name}.expect"], out[f"{name}.asserted"] = expect, True
+    return out
+
+
+def test_claims_table_reads_values_criteria_and_verdicts_from_the_checks():
+    nakada = _checked(gradient_rel_error=(1e-15, {"at_most": 1e-6}, True),
+                      rate_slope=(-0.3, {"at_least": -0.6, "at_most": -0.4}, True),
+                      iterated_svd_vs_factor_gd=(1e-9, {"at_most": 1e-6}, True))
+    xue = _checked(adversarial_gap_label_only_minus_supervised=(-0.09, {"at_least": 0.15}, False))
+    metrics = {"04_nakada_svd": {**nakada, "full_step_last_norm": 7.4}, "09_xue_real_data": xue}
     rows = {r["claim"]: r for r in synthesis.claims_table(metrics)}
     grad = next(r for k, r in rows.items() if "gradient in M" in k)
     rate = next(r for k, r in rows.items() if "n^{-1/2}" in k)
     proxy = next(r for k, r in rows.items() if "label-only CLIP" in k)
-    assert grad["value"] == 1e-15 and grad["holds"] is True
-    assert rate["holds"] is False and rate["expected"] is True  # a slope of -0.3 is outside [-0.6, -0.4]
+    iterated = next(r for k, r in rows.items() if "iterated SVD" in k)
+    assert grad["value"] == 1e-15 and grad["holds"] is True and grad["criterion"] == "<= 1e-06"
+    assert rate["holds"] is False and rate["expected"] is True and rate["criterion"] == "in [-0.6, -0.4]"
     assert proxy["holds"] is False and proxy["expected"] is False  # the proxy result, as the notebook found it
+    assert "last step norm 7.4 at tau" in iterated["boundary"]  # measured numbers come from the metrics
+    assert "…" in next(r for k, r in rows.items() if "masking" in k)["boundary"]  # not run: no number
     text = synthesis.claims_markdown(list(rows.values()))
     assert "(the notebook found otherwise)" in text and text.count("(the notebook found otherwise)") == 1
+    with pytest.raises(ValueError, match="report.check"):  # a claim's number recorded without its criterion
+        synthesis.claims_table({"04_nakada_svd": {"gradient_rel_error": 1e-15}})
+    with pytest.raises(ValueError, match="metrics"):
+        synthesis.Claim("p", "c", "a", "b", "nb", "cell", ())
 
 
 def test_find_metrics_dir_order(tmp_path, monkeypatch):
