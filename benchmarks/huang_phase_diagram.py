@@ -5,7 +5,7 @@ Usage: python benchmarks/huang_phase_diagram.py [--device auto|cpu|cuda] [--thre
 Times, all in float32 and with the data drawing included:
 
 1. ``batched``: :func:`huang2024.phase_diagram` — the Gram blocks drawn in the low-dimensional representation,
-   every model of a mode trained as one tensor program in the span coordinates (gamma, rho);
+   every model of a mode trained as one tensor program in the span coordinates (gamma, omega);
 2. ``one at a time, same code``: the same draws and the same span-coordinate code, one model per call — what
    batching alone buys;
 3. ``one at a time, d-dimensional``: the textbook simulation — the d-dimensional vectors drawn and the m x d weights
@@ -42,9 +42,9 @@ def main() -> None:
     snr, c_mu, seeds = np.geomspace(0.1, 6.0, 10), np.linspace(0.5, 5.0, 10), range(3)
     train = {**huang._train_keys({**huang.FIGURE1, "track_every": 0}), "device": args.device}
     start = time.perf_counter()
-    pd = huang.phase_diagram(snr, c_mu, seeds, device=args.device)
+    phase = huang.phase_diagram(snr, c_mu, seeds, device=args.device)
     batched = time.perf_counter() - start
-    rows = [row for table in pd["tables"] for row in table.rows]  # every model of the diagram, in its order
+    rows = [row for table in phase["tables"] for row in table.rows]  # every model of the diagram, in its order
     start = time.perf_counter()
     for row in rows:  # the same draws and code, one model per call
         huang.phase_point(**{k: row[k] for k in ("mode", "n_snr2", "seed", "dtype", "sampler")},
@@ -58,7 +58,7 @@ def main() -> None:
         huang.train_direct(draw, mode=row["mode"], dtype="float32",
                            **{k_: train[k_] for k_ in ("lr", "epochs", "temperature", "negatives") if k_ in train})
     direct = (time.perf_counter() - start) * len(rows) / k
-    print(f"models: {pd['models']}  batched: {batched:.1f} s  one at a time, same code: {same_code:.1f} s "
+    print(f"models: {phase['models']}  batched: {batched:.1f} s  one at a time, same code: {same_code:.1f} s "
           f"({same_code / batched:.1f}x)  one at a time, d-dimensional: {direct:.1f} s "
           f"({direct / batched:.1f}x; {k} models timed)  (device {args.device}, {args.threads} threads)")
 

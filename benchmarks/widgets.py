@@ -51,11 +51,12 @@ def _direct_panels():
 
 
 def _sweep_panels(quick: bool):
-    pd = huang.phase_diagram((0.2, 0.5, 1.0, 2.0, 5.0), (1.0, 3.0), seeds=(0, 1), **({"epochs": 50} if quick else {}))
+    phase = huang.phase_diagram((0.2, 0.5, 1.0, 2.0, 5.0), (1.0, 3.0), seeds=(0, 1),
+                                **({"epochs": 50} if quick else {}))
     tables = [huang.colored_digits_table(("single", "multi_ideal_digit"), epochs=2 if quick else 200, seed=s,
                                          device="cpu") for s in (0, 1)]
     return [
-        ("06_huang_synthetic", "phase_lookup", "sweep-backed", lambda: huang.phase_lookup(pd, 1.0, 3.0),
+        ("06_huang_synthetic", "phase_lookup", "sweep-backed", lambda: huang.phase_lookup(phase, 1.0, 3.0),
          figures.plot_phase_heatmap),
         ("07_huang_colored_digits", "colored_digits_summary", "sweep-backed",
          lambda: huang.colored_digits_summary(tables), lambda s: figures.plot_colored_digits(s, paper=huang.TABLE1)),

@@ -190,3 +190,19 @@ def check_labels(name: str, labels: Any, n_classes: int | None = None) -> np.nda
     if n_classes is not None and arr.size and arr.max() >= n_classes:
         raise ValueError(f"{name} must be in [0, {n_classes}), got {arr.max()}")
     return arr
+
+
+def resolve_setting(cls, setting, overrides: dict, default=None):
+    """A frozen setting dataclass ``cls`` with named fields replaced: ``setting`` (default: ``default``, else ``cls()``)
+    with ``overrides`` applied through ``dataclasses.replace``, which validates again. Unknown names raise TypeError
+    naming the allowed fields; a ``setting`` of another type raises TypeError."""
+    import dataclasses
+
+    if setting is not None and not isinstance(setting, cls):
+        raise TypeError(f"setting must be a {cls.__name__}, got {type(setting).__name__}")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"unknown settings {unknown}; {cls.__name__} has {sorted(fields)}")
+    base = setting if setting is not None else (default if default is not None else cls())
+    return dataclasses.replace(base, **overrides) if overrides else base

@@ -121,11 +121,11 @@ def _check_02_1(fn):
 def _check_02_2(fn):
     from .experiments.zhang2023 import optimal_embeddings
 
-    P, k = _joint(5, 7), 3
-    value = _number(fn(P.copy(), k), "the minimum loss")
+    P, rank = _joint(5, 7), 3
+    value = _number(fn(P.copy(), rank), "the minimum loss")
     if isinstance(value, str):
         return value
-    ref = optimal_embeddings(P, k)["min_loss"]
+    ref = optimal_embeddings(P, rank)["min_loss"]
     if abs(value - ref) <= 1e-8 * max(1.0, abs(ref)):
         return None
     from .spectral import normalized_cooccurrence
@@ -133,19 +133,19 @@ def _check_02_2(fn):
     s = np.linalg.svd(normalized_cooccurrence(P), compute_uv=False)
     if value > 0:
         return f"the minimum of the spectral loss is negative (-sum of sigma_i^2), got {value:.4f}"
-    if abs(value + s[:k].sum()) < 1e-8:
-        return "square the singular values: the minimum is -sum_{i<=k} sigma_i^2 (Eckart-Young on ||A - F_V F_L^T||^2)"
-    if abs(value + np.sum(s[:k + 1] ** 2)) < 1e-8 or abs(value + np.sum(s[:k - 1] ** 2)) < 1e-8:
-        return "sum exactly the k largest squared singular values (sigma_1 = 1 included)"
-    if abs(value + np.sum(s[1:k + 1] ** 2)) < 1e-8:
+    if abs(value + s[:rank].sum()) < 1e-8:
+        return "square the singular values: the minimum is -sum_{i<=r} sigma_i^2 (Eckart-Young on ||A - F_V F_L^T||^2)"
+    if abs(value + np.sum(s[:rank + 1] ** 2)) < 1e-8 or abs(value + np.sum(s[:rank - 1] ** 2)) < 1e-8:
+        return "sum exactly the r largest squared singular values (sigma_1 = 1 included)"
+    if abs(value + np.sum(s[1:rank + 1] ** 2)) < 1e-8:
         return "keep sigma_1 = 1: the trivial direction sqrt(P_V) sqrt(P_L)^T is part of the optimum"
-    return f"expected -sum_{{i<=k}} sigma_i^2 of the normalised co-occurrence; your value {value:.4f} is off"
+    return f"expected -sum_{{i<=r}} sigma_i^2 of the normalised co-occurrence; your value {value:.4f} is off"
 
 
 # --- 03: Zhang et al., resampling -------------------------------------------------------------------------------
 
 def _check_03_1(answer, *, table):
-    from .resampling import METHODS
+    from .losses import RESAMPLING_METHODS as METHODS
 
     options = [m for m in METHODS if m != "simclr"]
     bad = _choice(answer, options, "the method")
@@ -346,7 +346,7 @@ def _check_07_2(answer, *, summary):
     best = max(options, key=gaps.get)
     if answer == best:
         return None
-    if "colour" in answer:
+    if "color" in answer:
         return (f"{answer} names the colour: the text then rewards the colour feature (OOD gap {gaps[answer]:+.3f}); "
                 "which caption names only what survives the shift?")
     return f"{answer} gains {gaps[answer]:+.3f} out of distribution, {best} {gaps[best]:+.3f}"
@@ -357,8 +357,8 @@ def _check_07_2(answer, *, summary):
 def _check_08_1(fn):
     from .experiments.xue2024 import linear_accuracy
 
-    cases = [dict(w_core=1.0, w_spu=0.5, p_test=0.1, sigma_core=2.0, sigma_spu=0.1, beta=1.0, alpha=1.0),
-             dict(w_core=0.3, w_spu=2.0, p_test=0.9, sigma_core=1.0, sigma_spu=0.5, beta=1.5, alpha=0.7)]
+    cases = [dict(w_core=1.0, w_spu=0.5, p_test=0.1, sigma_core=2.0, sigma_spu=0.1, mu_core=1.0, mu_spu=1.0),
+             dict(w_core=0.3, w_spu=2.0, p_test=0.9, sigma_core=1.0, sigma_spu=0.5, mu_core=1.5, mu_spu=0.7)]
     got = []
     for c in cases:
         value = _number(fn(**c), "the accuracy")
@@ -373,8 +373,8 @@ def _check_08_1(fn):
 
     def variant(c, *, s_fn, mix=True):
         s = s_fn(c)
-        hit = ndtr((c["w_core"] * c["beta"] + c["w_spu"] * c["alpha"]) / s)
-        miss = ndtr((c["w_core"] * c["beta"] - c["w_spu"] * c["alpha"]) / s)
+        hit = ndtr((c["w_core"] * c["mu_core"] + c["w_spu"] * c["mu_spu"]) / s)
+        miss = ndtr((c["w_core"] * c["mu_core"] - c["w_spu"] * c["mu_spu"]) / s)
         return c["p_test"] * hit + (1 - c["p_test"]) * miss if mix else hit
 
     full = lambda c: math.hypot(c["w_core"] * c["sigma_core"], c["w_spu"] * c["sigma_spu"])
@@ -384,7 +384,7 @@ def _check_08_1(fn):
         return "the spurious feature has spread too: s^2 = w_core^2 sigma_core^2 + w_spu^2 sigma_spu^2"
     if _close(got, [variant(c, s_fn=lambda c: full(c) ** 2) for c in cases], rtol=1e-6):
         return "divide the margin by the standard deviation s, not the variance s^2"
-    return "P(correct) = p Phi((w_c beta + w_s alpha)/s) + (1 - p) Phi((w_c beta - w_s alpha)/s)"
+    return "P(correct) = p Phi((w_c mu_core + w_s mu_spu)/s) + (1 - p) Phi((w_c mu_core - w_s mu_spu)/s)"
 
 
 def _check_08_2(answer, *, rich, invariance):
@@ -410,10 +410,10 @@ def _check_09_1(fn):
 
     rng = np.random.default_rng(2)
     ids = {m: np.sort(rng.uniform(0.6, 0.95, 4)) for m in ("supervised", "clip")}
-    study = {"shifts": ["colour:correlated", "colour:adversarial"], "methods": ["supervised", "clip"],
+    study = {"shifts": ["color:correlated", "color:adversarial"], "methods": ["supervised", "clip"],
              "accuracy": {m: np.stack([ids[m], 0.8 * ids[m] - 0.3 + (0.15 if m == "clip" else 0.0)
                                        + rng.normal(0, 0.01, 4)], 1) for m in ids}}
-    ref = effective_robustness(study, "colour:adversarial")["effective_robustness"]["clip"]
+    ref = effective_robustness(study, "color:adversarial")["effective_robustness"]["clip"]
     acc = study["accuracy"]
     value = _number(fn(acc["supervised"][:, 0].copy(), acc["supervised"][:, 1].copy(), acc["clip"][:, 0].copy(),
                        acc["clip"][:, 1].copy()), "the effective robustness")
@@ -432,7 +432,7 @@ def _check_09_1(fn):
     return "fit shifted = a * id + b on the baseline's runs (np.polyfit), then average the model's shifted - (a * id + b)"
 
 
-def _check_09_2(answer, *, full, shift: str = "colour:adversarial"):
+def _check_09_2(answer, *, full, shift: str = "color:adversarial"):
     bad = _choice(answer, list(full), "the method")
     if bad:
         return bad
@@ -446,7 +446,7 @@ def _check_09_2(answer, *, full, shift: str = "colour:adversarial"):
 
 EXERCISES: dict[str, Exercise] = {e.id: e for e in [
     Exercise("02.1", "02_zhang_theory", "implement the normalised co-occurrence D_V^{-1/2} P D_L^{-1/2}", _check_02_1),
-    Exercise("02.2", "02_zhang_theory", "the minimum of the spectral loss at embedding dimension k", _check_02_2),
+    Exercise("02.2", "02_zhang_theory", "the minimum of the spectral loss at embedding dimension r", _check_02_2),
     Exercise("03.1", "03_zhang_resampling", "which resampling method helps SimCLR most under the nuisance?",
              _check_03_1, ("table",)),
     Exercise("03.2", "03_zhang_resampling", "the same-label rate of a uniformly random teacher", _check_03_2),

@@ -3,7 +3,7 @@
 A positive-pair graph ``W`` is a symmetric non-negative matrix summing to 1: ``W[x, x+]`` is
 the probability of drawing (x, x+) as a positive pair. Its spectral features are the optimum
 of the spectral contrastive loss (HaoChen et al. 2021); its label disagreement ``phi`` and
-spectral gap ``lambda_{k+1}`` bound the error of a linear probe on those features.
+spectral gap ``lambda_{r+1}`` bound the error of a linear probe on those features.
 
 Reproduces: Zhang et al. 2023, Results C-E (docs/papers/zhang2023.md).
 """
@@ -58,23 +58,23 @@ def check_graph(W) -> np.ndarray:
     return W
 
 
-def spectral_features(W, k: int) -> dict:
-    """Top-k spectral features of a positive-pair graph.
+def spectral_features(W, rank: int) -> dict:
+    """Top-r spectral features of a positive-pair graph.
 
-    With ``w = W 1`` and ``A = D_w^{-1/2} W D_w^{-1/2}``, the features are the top-k eigenvectors of
+    With ``w = W 1`` and ``A = D_w^{-1/2} W D_w^{-1/2}``, the features are the top-r eigenvectors of
     A divided by ``sqrt(w)`` (the optimum of the spectral contrastive loss up to an invertible map).
 
     Returns:
-        dict with ``features`` (n, k), ``eigenvalues`` (n,) of A, descending, ``weights`` w (n,).
+        dict with ``features`` (n, rank), ``eigenvalues`` (n,) of A, descending, ``weights`` w (n,).
     """
     W = check_graph(W)
-    k = check_int("k", k, low=1, high=W.shape[0])
+    rank = check_int("rank", rank, low=1, high=W.shape[0])
     w = W.sum(1)
     A = W / np.sqrt(np.outer(w, w))
     vals, vecs = scipy.linalg.eigh((A + A.T) / 2)
     order = np.argsort(vals)[::-1]
     vals, vecs = vals[order], vecs[:, order]
-    return {"features": vecs[:, :k] / np.sqrt(w)[:, None], "eigenvalues": vals, "weights": w}
+    return {"features": vecs[:, :rank] / np.sqrt(w)[:, None], "eigenvalues": vals, "weights": w}
 
 
 def weighted_probe_error(features, labels, weights) -> float:
@@ -101,29 +101,29 @@ def weighted_probe_error(features, labels, weights) -> float:
     return float(np.sum(weights * (pred != labels)) / weights.sum())
 
 
-def graph_summary(W, labels, k: int, *, alpha: float | None = None, bound: str = "2phi/lambda") -> dict:
+def graph_summary(W, labels, rank: int, *, alpha: float | None = None, bound: str = "2phi/lambda") -> dict:
     """Consistency, diversity, spectral gap, bound and actual probe error of a graph.
 
     Args:
         W: (n, n) positive-pair graph.
         labels: (n,) downstream labels.
-        k: feature dimension.
+        rank: feature dimension.
         alpha: label-recoverability error (needed for the alpha variants of the bound).
-        bound: one of ``BOUND_VARIANTS``: ``2 phi / lambda_{k+1}`` (provable, Result C),
-            ``4 alpha / lambda_{k+1}`` or ``4 alpha / lambda_{k+1} + 8 alpha`` (HaoChen-style, reconstructed).
+        bound: one of ``BOUND_VARIANTS``: ``2 phi / lambda_{r+1}`` (provable, Result C),
+            ``4 alpha / lambda_{r+1}`` or ``4 alpha / lambda_{r+1} + 8 alpha`` (HaoChen-style, reconstructed).
 
     Returns:
         dict with ``phi`` (positive pairs with different labels), ``diversity`` (1 - trace W: positive
-        pairs of two different images), ``lambda_k1`` (1 - (k+1)-th largest eigenvalue of the normalised
-        adjacency; 1 when k = n), ``bound`` (inf when lambda_k1 is numerically 0: the bound is vacuous),
+        pairs of two different images), ``lambda_r1`` (1 - (r+1)-th largest eigenvalue of the normalised
+        adjacency; 1 when rank = n), ``bound`` (inf when lambda_r1 is numerically 0: the bound is vacuous),
         ``probe_error``, ``eigenvalues``.
     """
     W = check_graph(W)
     labels = np.asarray(labels)
     check_choice("bound", bound, BOUND_VARIANTS)
-    spec = spectral_features(W, k)
+    spec = spectral_features(W, rank)
     phi = float(np.sum(W * (labels[:, None] != labels[None, :])))
-    lam = 1.0 - spec["eigenvalues"][k] if k < W.shape[0] else 1.0
+    lam = 1.0 - spec["eigenvalues"][rank] if rank < W.shape[0] else 1.0
     lam = max(lam, 0.0)
     # A (numerically) zero gap means a disconnected graph: the bound is vacuous (0/0 when phi = 0 too).
     gap_ok = lam > _GAP_TOL
@@ -135,6 +135,6 @@ def graph_summary(W, labels, k: int, *, alpha: float | None = None, bound: str =
         value = 4 * alpha / lam if gap_ok else np.inf
         if bound.endswith("+8alpha"):
             value += 8 * alpha
-    return {"phi": phi, "diversity": float(1 - np.trace(W)), "lambda_k1": float(lam), "bound": float(value),
+    return {"phi": phi, "diversity": float(1 - np.trace(W)), "lambda_r1": float(lam), "bound": float(value),
             "probe_error": weighted_probe_error(spec["features"], labels, spec["weights"]),
             "eigenvalues": spec["eigenvalues"]}

@@ -80,13 +80,14 @@ def few_shot_probe(train_x, train_y, test_x, test_y, *, shots: int = 5, seed: in
     return linear_probe(train_x[idx], train_y[idx], test_x, test_y, C=C)
 
 
-def knn_accuracy(train_x, train_y, test_x, test_y, *, k: int = 5) -> float:
+def knn_accuracy(train_x, train_y, test_x, test_y, *, n_neighbors: int = 5) -> float:
     """Accuracy of a cosine k-nearest-neighbour classifier."""
     from sklearn.neighbors import KNeighborsClassifier
 
     train_x, train_y, test_x, test_y = _check_features(train_x, train_y, test_x, test_y)
-    k = check_int("k", k, low=1, high=len(train_x))
-    return float(KNeighborsClassifier(n_neighbors=k, metric="cosine").fit(train_x, train_y).score(test_x, test_y))
+    n_neighbors = check_int("n_neighbors", n_neighbors, low=1, high=len(train_x))
+    knn = KNeighborsClassifier(n_neighbors=n_neighbors, metric="cosine").fit(train_x, train_y)
+    return float(knn.score(test_x, test_y))
 
 
 def zero_shot_accuracy(image_embeddings, prompt_embeddings, labels) -> dict:

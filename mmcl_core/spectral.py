@@ -195,20 +195,20 @@ def contrastive_cross_covariance(X: Any, Y: Any, M: Any, temperature: float, *,
     return (S, beta) if return_weights else S
 
 
-def truncated_svd(A: Any, r: int):
+def truncated_svd(A: Any, rank: int):
     """Top-r singular triplets, ``A ~= U diag(s) Vt`` (Eckart-Young best rank-r approximation).
 
     Args:
         A: (m, n) matrix (NumPy or torch; computed in float64 by ``scipy.linalg.svd``).
-        r: rank, 1 <= r <= min(m, n).
+        rank: 1 <= rank <= min(m, n).
 
     Returns:
-        ``(U, s, Vt)`` NumPy arrays of shapes (m, r), (r,), (r, n); ``s`` descending.
+        ``(U, s, Vt)`` NumPy arrays of shapes (m, rank), (rank,), (rank, n); ``s`` descending.
     """
     A = _to_numpy(check_matrix("A", A))
-    r = check_int("r", r, low=1, high=min(A.shape))
+    rank = check_int("rank", rank, low=1, high=min(A.shape))
     U, s, Vt = scipy.linalg.svd(A, full_matrices=False)
-    return U[:, :r], s[:r], Vt[:r]
+    return U[:, :rank], s[:rank], Vt[:rank]
 
 
 def linear_mmcl(X: Any, Y: Any, rank: int | None = None, rho: float = 1.0) -> np.ndarray:

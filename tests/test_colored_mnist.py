@@ -131,19 +131,28 @@ def test_table_runs_small_and_summarises():
 @pytest.mark.parametrize("kwargs, name", [({"methods": ("multi_emoji",)}, "method"), ({"crop_scale": 0.0}, "crop_scale"),
                                           ({"crop_scale": 1.2}, "crop_scale"), ({"p_color": 1.5}, "p_color"),
                                           ({"label_noise": -0.5}, "label_noise"), ({"probe_layer": "deep"}, "probe_layer"),
-                                          ({"caption_digit": "label"}, "caption_digit"), ({"widths": 3}, "widths")])
+                                          ({"caption_digit": "label"}, "caption_digit")])
 def test_table_rejects_bad_input_naming_it(kwargs, name):
     with pytest.raises(ValueError, match=name):
         cmnist.colored_mnist_table((0,), **kwargs)
 
 
+def test_table_rejects_unknown_settings_and_takes_a_setting_object():
+    with pytest.raises(TypeError, match="unknown settings .'widths'."):
+        cmnist.colored_mnist_table((0,), widths=3)
+    with pytest.raises(ValueError, match="pool"):
+        cmnist.ColoredMnistSetting(pool=5)
+    setting = cmnist.ColoredMnistSetting.for_profile("quick")
+    assert setting.epochs == 30 and setting.pool == 2 and setting.p_color == 0.775
+
+
 def test_caption_inputs_and_paired_t():
-    digits, colours = np.array([3, 1]), np.array([0, 9])
-    onehot = cmnist.caption_inputs("multi_digit_colour", digits, colours)
+    digits, colors = np.array([3, 1]), np.array([0, 9])
+    onehot = cmnist.caption_inputs("multi_digit_color", digits, colors)
     assert onehot.shape == (2, 20) and onehot[0, 3] == 1 and onehot[0, 10] == 1 and onehot[1, 19] == 1
-    assert cmnist.caption_inputs("multi_digit", digits, colours).shape == (2, 10)
+    assert cmnist.caption_inputs("multi_digit", digits, colors).shape == (2, 10)
     with pytest.raises(ValueError, match="method"):
-        cmnist.caption_inputs("multi_emoji", digits, colours)
+        cmnist.caption_inputs("multi_emoji", digits, colors)
     assert cmnist.paired_t([0.6, 0.7, 0.65], [0.4, 0.45, 0.5]) == pytest.approx(0.2 / (0.05 / np.sqrt(3)))
     with pytest.raises(ValueError, match="two seeds"):
         cmnist.paired_t([0.5], [0.4])

@@ -66,11 +66,11 @@ def test_nuisance_ids_reject_bad_arguments(kwargs, match):
         digits.nuisance_ids(**args)
 
 
-def test_compose_colours_backgrounds_and_noise():
+def test_compose_colors_backgrounds_and_noise():
     x = IMAGES[:20]
-    colour = digits.compose(x, color_ids=np.arange(20) % 10)
-    assert colour.shape == (20, 3, 8, 8)
-    np.testing.assert_allclose(colour[0], x[0][None] * digits.COLORS[0][:, None, None])
+    color = digits.compose(x, color_ids=np.arange(20) % 10)
+    assert color.shape == (20, 3, 8, 8)
+    np.testing.assert_allclose(color[0], x[0][None] * digits.COLORS[0][:, None, None])
     bg = digits.compose(x, background_ids=np.zeros(20, int), background_strength=0.5)
     assert bg.shape == (20, 1, 8, 8) and np.all(bg >= x[:, None] - 1e-12)
     np.testing.assert_allclose(bg[:, 0][x == 0], 0.5 * np.broadcast_to(digits.background_patterns()[0], x.shape)[x == 0])
@@ -268,3 +268,37 @@ def test_detail_probabilities_default_to_one_for_unnamed_attributes():
     out = make_captions(labels, 2, rng=np.random.default_rng(0), style_words=words, detail_probs={"slant": 0.0})
     assert all("thick" in c or "thin" in c for c in out["captions"])  # thickness: probability 1 when not named
     assert not any("slanted" in c or "upright" in c for c in out["captions"])
+
+
+def test_data_model_settings_validate_once_and_overrides_name_their_fields():
+    import dataclasses
+
+    from mmcl_core.data.core_spurious import CoreSpuriousSetting, binary_model, k_class_model
+    from mmcl_core.data.two_patch import TwoPatchSetting, draw_grams
+
+    for cls, bad, name in ((CoreSpuriousSetting, {"p_train": 1.0}, "p_train"),
+                           (CoreSpuriousSetting, {"q_det": 2}, "q_det"),
+                           (CoreSpuriousSetting, {"dim": 0}, "dim"), (TwoPatchSetting, {"mu_norm": 0.0}, "mu_norm"),
+                           (TwoPatchSetting, {"nu_direction": "up"}, "nu_direction")):
+        with pytest.raises(ValueError, match=name):
+            cls(**bad)
+    setting = CoreSpuriousSetting(q_core=0.5, n_details=3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setting.q_core = 1.0
+    as_setting = binary_model(40, setting, rng=np.random.default_rng(1))
+    as_keywords = binary_model(40, rng=np.random.default_rng(1), q_core=0.5, n_details=3)
+    assert np.array_equal(as_setting["x_img"], as_keywords["x_img"])
+    assert k_class_model(30, rng=np.random.default_rng(0))["latent"].shape == (30, 2 * 5 + 10)  # model K: 10 details
+    with pytest.raises(TypeError, match="unknown settings .'qcore'."):
+        binary_model(10, rng=np.random.default_rng(0), qcore=1.0)
+    with pytest.raises(TypeError, match="setting must be a TwoPatchSetting"):
+        draw_grams(0, CoreSpuriousSetting())
+    small = TwoPatchSetting(d=60, n=8, m=4, n_test=4)
+    a, b = draw_grams(0, small, mode="single"), draw_grams(0, mode="single", d=60, n=8, m=4, n_test=4)
+    assert torch_equal(a["image"]["xi_sq"], b["image"]["xi_sq"])  # the same draw either way
+    assert all(torch_equal(u, v) for u, v in zip(a["image"]["aug"], b["image"]["aug"]))
+    assert float(a["image"]["mu_sq"]) == float(b["image"]["mu_sq"]) == 25.0
+
+
+def torch_equal(x, y) -> bool:
+    return bool((x == y).all())

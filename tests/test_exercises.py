@@ -39,9 +39,10 @@ def standardise(train, test):
     return (train - mu) / sd, (test - mu) / sd
 
 
-def accuracy(w_core, w_spu, p_test, sigma_core, sigma_spu, beta, alpha):
+def accuracy(w_core, w_spu, p_test, sigma_core, sigma_spu, mu_core, mu_spu):
     s = np.hypot(w_core * sigma_core, w_spu * sigma_spu)
-    return p_test * ndtr((w_core * beta + w_spu * alpha) / s) + (1 - p_test) * ndtr((w_core * beta - w_spu * alpha) / s)
+    return (p_test * ndtr((w_core * mu_core + w_spu * mu_spu) / s)
+            + (1 - p_test) * ndtr((w_core * mu_core - w_spu * mu_spu) / s))
 
 
 def eff_rob(id_base, sh_base, id_m, sh_m):
@@ -57,12 +58,12 @@ RATES = {"eps": np.array([0.0, 0.3, 0.6]), "ratio": np.array([1.0, 1.45, 2.6])}
 PD = {"n_snr2": np.array([0.2, 0.5, 1.0, 2.0, 5.0]),
       "single": np.array([[0.5, 0.5], [0.55, 0.6], [0.7, 0.7], [0.9, 0.9], [1.0, 1.0]]),
       "multi": np.array([[[0.5, 0.5], [0.9, 0.9], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]])}
-SUMMARY = {"test_gap": {"single": 0.0, "multi_ideal_digit": 0.3, "multi_ideal_digit_colour": 0.05,
+SUMMARY = {"test_gap": {"single": 0.0, "multi_ideal_digit": 0.3, "multi_ideal_digit_color": 0.05,
                         "multi_minilm_digit": 0.2}}
 RICH = {"closed": {"ood_flipped": np.array([0.55, 0.6, 0.7])}}
 INVARIANCE = {"max_change": 0.002}
-FULL = {"clip_level0": {"colour:adversarial": 0.4}, "clip_level1": {"colour:adversarial": 0.3},
-        "supervised": {"colour:adversarial": 0.45}}
+FULL = {"clip_level0": {"color:adversarial": 0.4}, "clip_level1": {"color:adversarial": 0.3},
+        "supervised": {"color:adversarial": 0.45}}
 
 # id -> (right answer, context, [(plausible wrong answer, words the hint must contain)])
 CASES = {
@@ -87,12 +88,13 @@ CASES = {
     "06.2": (1.8, {"phase": PD}, [(0.4, "multi-modal model crosses"), (20.0, "too high")]),
     "07.1": (standardise, {}, [(lambda tr, te: (standardise(tr, tr)[0], standardise(te, te)[0]), "training features only"),
                                (lambda tr, te: (tr / tr.std(0), te / tr.std(0)), "subtract the training mean")]),
-    "07.2": ("multi_ideal_digit", {"summary": SUMMARY}, [("multi_ideal_digit_colour", "names the colour")]),
+    "07.2": ("multi_ideal_digit", {"summary": SUMMARY}, [("multi_ideal_digit_color", "names the colour")]),
     "08.1": (accuracy, {}, [
-        (lambda w_core, w_spu, p_test, sigma_core, sigma_spu, beta, alpha:
-         ndtr((w_core * beta + w_spu * alpha) / np.hypot(w_core * sigma_core, w_spu * sigma_spu)), "probability p_test"),
-        (lambda w_core, w_spu, p_test, sigma_core, sigma_spu, beta, alpha:
-         accuracy(w_core, w_spu, p_test, sigma_core, 0.0, beta, alpha), "spread too")]),
+        (lambda w_core, w_spu, p_test, sigma_core, sigma_spu, mu_core, mu_spu:
+         ndtr((w_core * mu_core + w_spu * mu_spu) / np.hypot(w_core * sigma_core, w_spu * sigma_spu)),
+         "probability p_test"),
+        (lambda w_core, w_spu, p_test, sigma_core, sigma_spu, mu_core, mu_spu:
+         accuracy(w_core, w_spu, p_test, sigma_core, 0.0, mu_core, mu_spu), "spread too")]),
     "08.2": ("core", {"rich": RICH, "invariance": INVARIANCE}, [("spurious", "invisible"), ("details", "capacity")]),
     "09.1": (eff_rob, {}, [(lambda ib, sb, im, sm: float(np.mean(sm - sb)), "raw gap"),
                            (lambda ib, sb, im, sm: eff_rob(im, sm, im, sm), "own points")]),

@@ -143,7 +143,7 @@ CASES = {
     "clip_weights": lambda d: (d.draw(xym_args()), {"temperature": d.draw(scalars())}),
     "contrastive_cross_covariance": lambda d: (d.draw(xym_args()), {"temperature": d.draw(scalars())}),
     "truncated_svd": lambda d: ([d.draw(matrices((1, 3, 5), (1, 3, 4)))],
-                                {"r": d.draw(st.integers(1, 3)) if not rarely(d.draw, 0.3) else d.draw(
+                                {"rank": d.draw(st.integers(1, 3)) if not rarely(d.draw, 0.3) else d.draw(
                                     st.one_of(st.integers(-1, 5), scalars()))}),
     "principal_angles": lambda d: ([d.draw(matrices((5,), (1, 2, 6))), d.draw(matrices((5, 4), (1, 2)))], {}),
     "sin_theta_distance": lambda d: ([d.draw(matrices((5,), (2,))), d.draw(matrices((5,), (2, 3)))], {}),

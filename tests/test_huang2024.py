@@ -16,8 +16,8 @@ def test_span_basis_training_equals_direct_autograd(mode, negatives):
     direct = huang.train_direct(draw, mode=mode, epochs=20, lr=0.05, negatives=negatives)
     assert np.allclose(fast["loss"][0], direct["loss"], rtol=0, atol=1e-12)
     assert np.allclose(fast["gamma"][0], direct["gamma"], atol=1e-12)
-    assert np.allclose(fast["rho"][0], direct["rho"], atol=1e-12)
-    assert np.abs(direct["rho"]).max() > 0.1  # the run actually moved
+    assert np.allclose(fast["omega"][0], direct["omega"], atol=1e-12)
+    assert np.abs(direct["omega"]).max() > 0.1  # the run actually moved
     assert direct["ood_accuracy"] == pytest.approx(fast["ood_accuracy"][0, -1], abs=1e-12)  # the same probe
 
 
@@ -51,7 +51,7 @@ def test_batched_models_are_independent_of_their_batch():
     draws = [huang.draw_grams(s, mode="multi", **SMALL) for s in range(3)]
     together = huang.train_batched(draws, mode="multi", epochs=10, track_every=0)
     alone = huang.train_batched(draws[1:2], mode="multi", epochs=10, track_every=0)
-    assert np.allclose(together["rho"][1], alone["rho"][0], atol=1e-12)
+    assert np.allclose(together["omega"][1], alone["omega"][0], atol=1e-12)
     assert np.allclose(together["ood_accuracy"][1], alone["ood_accuracy"][0])
 
 
@@ -120,7 +120,7 @@ def test_batched_probe_matches_scikit_learn():
         assert ours[b] == np.mean(clf.predict((Xe[b] - mean) / std) == ye[b])
 
 
-def test_colored_digits_reverses_the_colour_rule_and_the_table_runs():
+def test_colored_digits_reverses_the_color_rule_and_the_table_runs():
     data = huang.colored_digits(seed=0)
     tr, te = data["train"], data["test"]
     assert tr["images"].shape[1:] == (3, 8, 8) and len(tr["labels"]) + len(te["labels"]) == 1797
@@ -128,7 +128,7 @@ def test_colored_digits_reverses_the_colour_rule_and_the_table_runs():
     own_test = np.mean(te["color_ids"] == (te["labels"] + 1) % 10)
     assert 0.73 < own_train < 0.82 and 0.71 < own_test < 0.84  # p_color = 0.775 in both, permuted at test
     assert 0.06 < np.mean(tr["labels"] != tr["true_labels"]) < 0.14  # 10 % label noise
-    table = huang.colored_digits_table(("multi_ideal_digit", "multi_ideal_digit_colour"), epochs=2, data=data,
+    table = huang.colored_digits_table(("multi_ideal_digit", "multi_ideal_digit_color"), epochs=2, data=data,
                                        device="cpu")
     assert all(0 <= v["train"] <= 1 and 0 <= v["test"] <= 1 for v in table.values())
     with pytest.raises(ValueError, match="caption_digit"):
@@ -154,9 +154,9 @@ def test_colored_digits_summary_means_and_gaps():
 def test_colored_digits_digit_caption_beats_simclr_out_of_distribution():
     """Table 1 proxy at the reference schedule, one seed: the digit-only caption's OOD accuracy is >= 0.2 above
     SimCLR's (measured 0.26), train accuracies within 0.08 (0.05), and naming the colour removes most of the gain."""
-    table = huang.colored_digits_table(("single", "multi_ideal_digit", "multi_ideal_digit_colour"), seed=0,
+    table = huang.colored_digits_table(("single", "multi_ideal_digit", "multi_ideal_digit_color"), seed=0,
                                        device="cpu")
     s = huang.colored_digits_summary([table])
     assert s["test_gap"]["multi_ideal_digit"] >= 0.2, s
     assert abs(s["train_gap"]["multi_ideal_digit"]) <= 0.08, s
-    assert s["test"]["multi_ideal_digit_colour"] <= s["test"]["multi_ideal_digit"] - 0.15, s
+    assert s["test"]["multi_ideal_digit_color"] <= s["test"]["multi_ideal_digit"] - 0.15, s

@@ -229,5 +229,5 @@ def test_the_e1_setting_is_one_frozen_validated_object():
             nakada.E1Setting(**kwargs)
     with pytest.raises(TypeError, match="aligned_batches"):
         nakada.E1Setting(aligned_batches="yes")
-    with pytest.raises(ValueError, match="unknown settings"):
+    with pytest.raises(TypeError, match="unknown settings"):
         nakada.unpaired_sweep((100,), (0,), n_pair=10)

@@ -235,7 +235,7 @@ def test_10_mixed_kinds_half_precision_tiny_and_fraction_temperatures():
 
 
 def test_11_zero_sizes_and_missing_or_int_rngs():
-    for call, name in ((lambda: zhang2023.class_noise_phi(0, 0.1), "r"),
+    for call, name in ((lambda: zhang2023.class_noise_phi(0, 0.1), "n_classes"),
                        (lambda: huang2024.n_snr2(10, 1.0, 1.0, 0), "d"),
                        (lambda: huang2024.mu_norm_for(1.0, n=0, noise_std=1.0, d=10), "n"),
                        (lambda: xue2024.supervised_weights(p_train=1), "p_train")):

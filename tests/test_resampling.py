@@ -9,7 +9,8 @@ import torch
 from mmcl_core.experiments import zhang2023 as zhang
 from mmcl_core.experiments import zhang2023_resampling as zhang_resampling
 from mmcl_core.losses import nt_xent_loss
-from mmcl_core.resampling import METHODS, resampled_nt_xent
+from mmcl_core.losses import RESAMPLING_METHODS as METHODS
+from mmcl_core.losses import resampled_nt_xent
 
 
 def _batch(n=20, d=6, seed=0):

@@ -122,7 +122,7 @@ def test_truncated_svd_is_best_rank_r():
     full = np.linalg.svd(A, compute_uv=False)
     np.testing.assert_allclose(s, full[:2])
     assert math.isclose(np.linalg.norm(A - U @ np.diag(s) @ Vt), np.sqrt(np.sum(full[2:] ** 2)), rel_tol=1e-12)
-    with pytest.raises(ValueError, match="r must be"):
+    with pytest.raises(ValueError, match="rank must be"):
         truncated_svd(A, 6)
 
 

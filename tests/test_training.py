@@ -90,7 +90,7 @@ def test_probes_on_separable_features():
     x = np.eye(4)[y] * 5 + 0.1 * rng.standard_normal((120, 4))
     assert linear_probe(x[::2], y[::2], x[1::2], y[1::2])["accuracy"] == 1.0
     assert few_shot_probe(x[::2], y[::2], x[1::2], y[1::2], shots=2)["accuracy"] == 1.0
-    assert knn_accuracy(x[::2], y[::2], x[1::2], y[1::2], k=3) == 1.0
+    assert knn_accuracy(x[::2], y[::2], x[1::2], y[1::2], n_neighbors=3) == 1.0
     assert zero_shot_accuracy(x, np.eye(4), y)["accuracy"] == 1.0
     with pytest.raises(ValueError, match="shots"):
         few_shot_probe(x[::2], y[::2], x[1::2], y[1::2], shots=100)

@@ -8,7 +8,7 @@ from mmcl_core.experiments import xue2024 as xue
 from mmcl_core.spectral import cross_covariance
 
 # Closed-form reference values of model B, computed independently of this package when the suite was built
-# (beta = alpha = 1, sigma_spu = 0.1, p_train = 0.9): accuracy in distribution / independent cue / flipped cue.
+# (mu_core = mu_spu = 1, sigma_spu = 0.1, p_train = 0.9): accuracy in distribution / independent cue / flipped cue.
 REFERENCE = {("mmcl", 1.0): (0.900, 0.822, 0.745), ("mmcl", 2.0): (0.713, 0.691, 0.668),
              ("mmcl_label_only", 2.0): (0.788, 0.678, 0.567), ("supervised", 1.0): (0.929, 0.721, 0.513),
              ("supervised", 2.0): (0.901, 0.522, 0.143), ("supervised", 3.0): (0.900, 0.501, 0.102)}
@@ -46,8 +46,8 @@ def test_cross_covariance_is_the_pairwise_linear_loss_form():
 
 def test_simulation_matches_closed_form_and_weights():
     for method in xue.METHODS:
-        sim = xue.zero_shot_accuracy(method, closed_form=False, n=5000, n_test=20000)
-        cf = xue.zero_shot_accuracy(method)
+        sim = xue.model_b_accuracy(method, closed_form=False, n=5000, n_test=20000)
+        cf = xue.model_b_accuracy(method)
         for key in ("id", "ood_independent", "ood_flipped"):
             assert abs(sim[key] - cf[key]) <= 0.03, (method, key, sim[key], cf[key])
     w = xue.evaluate("mmcl", sigma_core=2.0)
@@ -119,23 +119,23 @@ def test_infonce_small_run_is_deterministic_and_differs_from_linear_with_annotat
 ])
 def test_bad_input_names_the_argument(kwargs, error, match):
     with pytest.raises(error, match=match):
-        xue.zero_shot_accuracy(**kwargs)
+        xue.model_b_accuracy(**kwargs)
 
 
 def test_effective_robustness_is_the_offset_above_the_baseline_line():
     ids = np.array([0.6, 0.7, 0.8])
-    study = {"shifts": ["colour:correlated", "colour:adversarial"], "methods": ("supervised", "clip"),
+    study = {"shifts": ["color:correlated", "color:adversarial"], "methods": ("supervised", "clip"),
              "accuracy": {"supervised": np.column_stack([ids, 2 * ids - 1.0]),
                           "clip": np.column_stack([ids, 2 * ids - 0.9])}}
-    er = xue.effective_robustness(study, "colour:adversarial")
+    er = xue.effective_robustness(study, "color:adversarial")
     assert np.allclose(er["fits"]["supervised"], (2.0, -1.0)) and abs(er["effective_robustness"]["clip"] - 0.1) < 1e-12
     with pytest.raises(ValueError, match="shift"):
-        xue.effective_robustness(study, "colour:correlated")
+        xue.effective_robustness(study, "color:correlated")
 
 
 def test_real_data_robustness_small_run():
     sets = xue.real_data_shift_sets()
-    assert set(sets["sets"]) == {"colour:correlated", "colour:independent", "colour:adversarial", "style:blur",
+    assert set(sets["sets"]) == {"color:correlated", "color:independent", "color:adversarial", "style:blur",
                                  "style:thicken", "style:rotate", "style:invert"}
     study = xue.real_data_robustness((0.5, 1.0), methods=("supervised", "clip_level0"), epochs=5, device="cpu")
     for acc in study["accuracy"].values():

@@ -8,19 +8,19 @@ from mmcl_core.experiments import xue2024 as xue
 from mmcl_core.experiments import xue2024_calibrated as xc
 
 
-def test_calibrated_data_shapes_and_colour_tests():
+def test_calibrated_data_shapes_and_color_tests():
     d = xc.calibrated_data("digits", seed=0)
     assert d["train"]["x"].shape[1] == 64 + 10 and d["n_pixels"] == 64
     tests = d["tests"]
     assert set(tests) == set(xc.CALIBRATED_TESTS)
-    own = {name: np.mean(t["colour"] == t["y"]) for name, t in tests.items()}
+    own = {name: np.mean(t["color"] == t["y"]) for name, t in tests.items()}
     assert own["adversarial"] == 0.0 and 0.05 < own["independent"] < 0.16 and own["correlated"] > 0.85
-    assert np.mean(d["train"]["colour"] == d["train"]["y"]) > 0.85
+    assert np.mean(d["train"]["color"] == d["train"]["y"]) > 0.85
     again = xc.calibrated_data("digits", seed=0)
     assert np.array_equal(again["train"]["x"], d["train"]["x"])  # same seed, same numbers
 
 
-def test_label_only_mmcl_beats_logistic_regression_under_the_adversarial_colour():
+def test_label_only_mmcl_beats_logistic_regression_under_the_adversarial_color():
     r = xc.calibrated_robustness(0, "digits")
     acc = r["accuracy"]
     assert set(acc) == {"mmcl_label_only", "supervised"} and set(acc["supervised"]) == set(xc.CALIBRATED_TESTS)

@@ -10,12 +10,12 @@ from mmcl_core.spectral import normalized_cooccurrence
 
 def test_style_confounded_defaults_match_the_reference_numbers():
     out = zhang.style_confounded()
-    assert set(out["sscl"]) >= {"phi", "diversity", "lambda_k1", "bound", "probe_error"}
+    assert set(out["sscl"]) >= {"phi", "diversity", "lambda_r1", "bound", "probe_error"}
     assert out["sscl"]["phi"] == pytest.approx(0.185, abs=1e-3)
-    assert out["sscl"]["lambda_k1"] == pytest.approx(0.2775, abs=1e-3)
+    assert out["sscl"]["lambda_r1"] == pytest.approx(0.2775, abs=1e-3)
     assert out["sscl"]["probe_error"] == pytest.approx(0.667, abs=1e-3)
     assert out["mmcl"]["phi"] == pytest.approx(0.065, abs=1e-3)
-    assert out["mmcl"]["lambda_k1"] == pytest.approx(1.0, abs=1e-3)
+    assert out["mmcl"]["lambda_r1"] == pytest.approx(1.0, abs=1e-3)
     assert out["mmcl"]["probe_error"] == pytest.approx(0.0, abs=1e-9)
     assert out["mmcl"]["diversity"] > out["sscl"]["diversity"]
     assert out["mmcl"]["diversity"] == pytest.approx(0.922, abs=1e-3)
@@ -23,13 +23,13 @@ def test_style_confounded_defaults_match_the_reference_numbers():
 
 
 def test_captions_naming_the_nuisance_lose_the_gap():
-    out = zhang.style_confounded(gamma=1.0)["mmcl"]
-    assert out["lambda_k1"] == pytest.approx(0.0975, abs=1e-3)
+    out = zhang.style_confounded(q_style=1.0)["mmcl"]
+    assert out["lambda_r1"] == pytest.approx(0.0975, abs=1e-3)
     assert out["probe_error"] == pytest.approx(2 / 3, abs=1e-3)
 
 
 def test_sscl_without_cross_class_augmentation_is_fine():
-    out = zhang.style_confounded(eta_style=0.0, eta_cls=0.2)["sscl"]
+    out = zhang.style_confounded(aug_style=0.0, aug_cls=0.2)["sscl"]
     assert out["probe_error"] < 1e-9
 
 
@@ -45,7 +45,7 @@ def test_bound_variants_are_looser_and_valid(bound):
 @pytest.mark.parametrize("r", [2, 3, 5])
 @pytest.mark.parametrize("eps", [0.0, 0.05, 0.3, 0.6])
 def test_class_noise_closed_forms(r, eps):
-    cn = zhang.class_noise_model(r, eps, m=3, T=2)
+    cn = zhang.class_noise_model(r, eps, n_instances=3, n_templates=2)
     W = induced_image_graph(cn["P"])
     phi = np.sum(W * (cn["image_labels"][:, None] != cn["image_labels"][None, :]))
     assert phi == pytest.approx(zhang.class_noise_phi(r, eps), abs=1e-10)
@@ -58,7 +58,7 @@ def test_class_noise_closed_forms(r, eps):
 def test_noiseless_label_captions_give_zero_bound_and_full_gap():
     cn = zhang.class_noise_model(3, 0.0)
     s = graph_summary(induced_image_graph(cn["P"]), cn["image_labels"], 3)
-    assert s["bound"] == 0.0 and s["lambda_k1"] == pytest.approx(1.0) and s["probe_error"] == 0.0
+    assert s["bound"] == 0.0 and s["lambda_r1"] == pytest.approx(1.0) and s["probe_error"] == 0.0
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -120,8 +120,9 @@ def test_weighted_probe_error_on_analytic_cases():
     assert weighted_probe_error(np.zeros((4, 1)), np.array([0, 0, 0, 1]), np.ones(4)) == 0.25
 
 
-@pytest.mark.parametrize("kwargs,match", [({"r": 1}, "r must"), ({"eps": 1.5}, "eps"), ({"gamma": -0.1}, "gamma"),
-                                          ({"eta_style": 0.8, "eta_cls": 0.5}, "eta_cls"), ({"k": 0}, "k must"),
+@pytest.mark.parametrize("kwargs,match", [({"n_classes": 1}, "n_classes must"), ({"eps": 1.5}, "eps"),
+                                          ({"q_style": -0.1}, "q_style"),
+                                          ({"aug_style": 0.8, "aug_cls": 0.5}, "aug_cls"), ({"rank": 0}, "rank must"),
                                           ({"bound": "3phi"}, "bound")])
 def test_style_confounded_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -146,7 +147,7 @@ def test_bound_holds_along_eps_and_k_sweeps():
 def test_zero_gap_makes_the_bound_vacuous_not_zero():
     cn = zhang.class_noise_model(3, 0.0)  # three disconnected class blocks: lambda_2 = 0 and phi = 0
     s = graph_summary(induced_image_graph(cn["P"]), cn["image_labels"], 1)
-    assert s["lambda_k1"] < 1e-9 and s["bound"] == np.inf and s["probe_error"] > 0
+    assert s["lambda_r1"] < 1e-9 and s["bound"] == np.inf and s["probe_error"] > 0
 
 
 def test_result_f_text_side_and_the_alpha_form_hold_and_differ_from_2phi():
@@ -166,4 +167,4 @@ def test_style_confounded_alpha_is_the_label_disagreement_of_the_pairs():
     assert res["mmcl"]["alpha"] == pytest.approx(0.05 * 2 / 3)  # eps (r - 1) / r: a caption names another class
     for name in ("sscl", "mmcl"):
         assert res[name]["phi"] <= 2 * res[name]["alpha"] + 1e-12
-        assert res[name]["bound"] == pytest.approx(4 * res[name]["alpha"] / res[name]["lambda_k1"])
+        assert res[name]["bound"] == pytest.approx(4 * res[name]["alpha"] / res[name]["lambda_r1"])

@@ -120,7 +120,7 @@ def colored_mnist(*, p_color: float = 0.775, label_noise: float = 0.1, n_train: 
         flip = rng.random(len(idx)) < label_noise
         observed = np.where(flip, (true + rng.integers(1, 10, len(idx))) % 10, true)
         colors = nuisance_ids((observed + shift) % 10, len(palette), "correlated", p_color, rng=rng)
-        coloured = images[idx][:, None, :, :] * palette[colors][:, :, None, None]
-        out[split] = {"images": np.ascontiguousarray(coloured, dtype=np.float32), "labels": observed,
+        colored = images[idx][:, None, :, :] * palette[colors][:, :, None, None]
+        out[split] = {"images": np.ascontiguousarray(colored, dtype=np.float32), "labels": observed,
                       "true_labels": true, "color_ids": colors}
     return out

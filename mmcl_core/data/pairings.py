@@ -51,9 +51,9 @@ def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
         order = rng.permutation(len(a_rows))
         return a_rows[order], b_rows[order]
 
-    def pca_fit(x, k):
+    def pca_fit(x, n_components):
         mean = x.mean(0)
-        vecs = np.linalg.svd(x - mean, full_matrices=False)[2][:k]
+        vecs = np.linalg.svd(x - mean, full_matrices=False)[2][:n_components]
         return lambda z: ((z - mean) @ vecs.T).astype(np.float32)
 
     proj_a, proj_b = pca_fit(flat[train], dim), pca_fit(other[train], dim)

@@ -9,11 +9,13 @@ low-dimensional representation of the same Gaussian draws).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, resolve_setting
 
-__all__ = ["MODES", "NU_DIRECTIONS", "SAMPLERS", "draw_grams"]
+__all__ = ["MODES", "NU_DIRECTIONS", "SAMPLERS", "TwoPatchSetting", "draw_grams"]
 
 MODES = ("single", "multi")
 NU_DIRECTIONS = ("parallel", "orthogonal")
@@ -33,11 +35,39 @@ def _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std
     check_real("init_std", init_std, low=0.0, low_open=True)
 
 
+@dataclass(frozen=True)
+class TwoPatchSetting:
+    """One setting of the two-patch data and its initial weights, validated once (notebook 00's symbols).
+
+    ``d`` dimensions, ``n`` training and 2 x ``n_test`` OOD test samples, ``m`` neurons per encoder; image signal
+    ``||mu|| = mu_norm``, text signal ``C_mu ||mu||`` (``c_mu``), noise std ``noise_std`` (sigma_xi), augmentation noise
+    std ``aug_std`` (sigma_aug), OOD test signal of norm ``nu_norm`` parallel to ``mu`` (the paper's experiment) or
+    ``"orthogonal"`` (its theory), initial weights of std ``init_std`` (sigma_0). Defaults: Figure 1 of the paper.
+    """
+
+    d: int = 2000
+    n: int = 100
+    m: int = 50
+    n_test: int = 200
+    mu_norm: float = 5.0
+    c_mu: float = 3.0
+    noise_std: float = 1.0
+    aug_std: float = 0.1
+    nu_norm: float = 2.0
+    nu_direction: str = "parallel"
+    init_std: float = 0.01
+
+    def __post_init__(self):
+        _check(self.d, self.n, self.m, self.n_test, self.mu_norm, self.c_mu, self.noise_std, self.aug_std,
+               self.nu_norm, self.init_std)
+        check_choice("nu_direction", self.nu_direction, NU_DIRECTIONS)
+
+
 def _side(W0, Xi, mu, extra):
     """Query Grams of one encoder side of one model from its initial weights ``W0`` (m, D) and noise ``Xi`` (n, D).
 
     For each set of query vectors V (rows) returns ``(W0 V^T (m, k), mu.V/||mu||^2 (k,), Xi V^T/||xi||^2 (n, k))``
-    so that ``<w_r(t), v> = A0 + gamma_r a + rho_r X``. D is d (the vectors themselves) or the low-dimensional
+    so that ``<w_h(t), v> = A0 + gamma_h a + omega_h X``. D is d (the vectors themselves) or the low-dimensional
     representation of :func:`_lowdim_basis`, which has the same inner products.
     """
     xi_sq = (Xi ** 2).sum(1)
@@ -84,10 +114,8 @@ def _lowdim_basis(rng, d, n, m, noise_std, init_std):
     return rows[:m], rows[m:], isotropic
 
 
-def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m: int = 50, n_test: int = 200,
-               mu_norm: float = 5.0, c_mu: float = 3.0, noise_std: float = 1.0, aug_std: float = 0.1,
-               nu_norm: float = 2.0, nu_direction: str = "parallel", init_std: float = 0.01,
-               sampler: str = "vectors", keep_vectors: bool = False) -> dict:
+def draw_grams(seed: int, setting: TwoPatchSetting | None = None, *, mode: str = "multi", sampler: str = "vectors",
+               keep_vectors: bool = False, **overrides) -> dict:
     """Draw one model's data and initial weights; return everything training needs as Gram blocks.
 
     ``mu = mu_norm e_1``, ``mu~ = c_mu mu_norm e_2``; labels y_i uniform in {-1, +1}; one augmented noise patch
@@ -96,6 +124,7 @@ def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m
     half and an evaluation half).
 
     Args:
+        setting: a :class:`TwoPatchSetting` (default: Figure 1's); ``overrides`` replace its fields by name.
         sampler: ``"vectors"`` draws the d-dimensional vectors and multiplies them (O((m + n + n_test)(m + n) d)
             per model); ``"lowdim"`` draws the same Gram blocks, with the same joint law, in a (3 + m + n)-dimensional
             representation (Bartlett decomposition, :func:`_lowdim_basis`): far cheaper at the Figure-1 size, but a
@@ -108,9 +137,10 @@ def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m
     import torch
 
     check_choice("mode", mode, MODES)
-    check_choice("nu_direction", nu_direction, NU_DIRECTIONS)
     check_choice("sampler", sampler, SAMPLERS)
-    _check(d, n, m, n_test, mu_norm, c_mu, noise_std, aug_std, nu_norm, init_std)
+    st = resolve_setting(TwoPatchSetting, setting, overrides)
+    d, n, m, n_test, noise_std, init_std = st.d, st.n, st.m, st.n_test, st.noise_std, st.init_std
+    mu_norm, nu_norm = st.mu_norm, st.nu_norm
     if keep_vectors and sampler != "vectors":
         raise ValueError("keep_vectors needs sampler='vectors'")
     seed = check_int("seed", seed, low=0)
@@ -121,15 +151,15 @@ def draw_grams(seed: int, *, mode: str = "multi", d: int = 2000, n: int = 100, m
                                              else _lowdim_sampler(seed, d, n, m, noise_std, init_std))
     mu = torch.zeros(dim, dtype=torch.float64)
     mu[0] = mu_norm
-    nu = mu * (nu_norm / mu_norm) if nu_direction == "parallel" else nu_norm * unit_direction()
+    nu = mu * (nu_norm / mu_norm) if st.nu_direction == "parallel" else nu_norm * unit_direction()
     extra = {"nu": lambda Xi: nu[None], "zeta": lambda Xi: isotropic(2 * n_test, noise_std)}
     if mode == "single":
-        extra["aug"] = lambda Xi: Xi + isotropic(n, aug_std)
+        extra["aug"] = lambda Xi: Xi + isotropic(n, st.aug_std)
     img = _side(*basis(), mu, extra)
     out = {"y": y, "y_test": y_test, "image": img}
     if mode == "multi":
         mu_t = torch.zeros(dim, dtype=torch.float64)
-        mu_t[1] = c_mu * mu_norm
+        mu_t[1] = st.c_mu * mu_norm
         out["text"] = _side(*basis(), mu_t, {})
         out["text"]["mu_vector"] = mu_t
     img["mu_vector"] = mu

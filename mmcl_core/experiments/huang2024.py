@@ -7,8 +7,9 @@ InfoNCE of the paper (negatives of the opposite label); full-batch gradient desc
 
 The data (:func:`draw_grams`) live in :mod:`mmcl_core.data.two_patch`, re-exported here. Every GD update lies in
 span{mu, xi_1..xi_n} (the augmented noise enters only through stop-gradient factors), so the
-weights are exactly ``w_r = w_r(0) + gamma_r mu/||mu||^2 + sum_i rho_ri xi_i/||xi_i||^2`` (the paper's signal-noise
-decomposition, Eq. 11) and training needs only Gram matrices of the drawn vectors. Many models (seeds x settings) are
+weights are exactly ``w_h = w_h(0) + gamma_h mu/||mu||^2 + sum_i omega_hi xi_i/||xi_i||^2`` (the paper's signal-noise
+decomposition, Eq. 11, whose gamma_r, rho_ri this project writes gamma_h, omega_hi: r is the rank, rho the weight
+decay) and training needs only Gram matrices of the drawn vectors. Many models (seeds x settings) are
 simulated at once as one batched tensor program; :func:`train_direct` is the d-dimensional autograd version used to
 check it.
 """
@@ -20,16 +21,20 @@ import time
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real
-from ..data.two_patch import MODES, NU_DIRECTIONS, SAMPLERS, draw_grams
+from ..data.two_patch import MODES, NU_DIRECTIONS, SAMPLERS, TwoPatchSetting, draw_grams
 from ..probes import batched_logistic_probe as probe_accuracy
 from ..train.two_patch import NEGATIVES, PROBES, train_batched, train_direct
 
-__all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "FIGURE1", "PHASE_VERSION", "n_snr2",
+__all__ = ["MODES", "NEGATIVES", "NU_DIRECTIONS", "PROBES", "SAMPLERS", "TwoPatchSetting", "PROOF_WINDOWS", "FIGURE1",
+           "PHASE_VERSION", "n_snr2",
            "mu_norm_for", "stage1_theory", "draw_grams", "train_batched", "train_direct", "probe_accuracy", "figure1",
            "phase_point", "phase_points", "phase_diagram", "stage1_rates", "phase_lookup", "crossing",
            "COLORED_METHODS", "TABLE1", "colored_digits", "colored_digits_table", "colored_digits_summary",
            "CMNIST_METHODS", "colored_mnist_table", "colored_mnist_summary"]
 
+PROOF_WINDOWS = {"single_fails_at_most": 1.8, "multi_succeeds_at_least": 1.7, "c_mu_above": 2.66}
+"""The proofs' sufficient windows in n SNR^2 (Theorems 4.2 and 4.3 of the paper; docs/papers/huang2024.md): single-modal
+training fails when n SNR^2 <= 1.8; multi-modal training succeeds when n SNR^2 >= 1.7 and C_mu > 2.66."""
 FIGURE1 = dict(d=2000, n=100, n_test=200, m=50, lr=0.01, epochs=200, mu_norm=5.0, c_mu=3.0, noise_std=1.0,
                aug_std=0.1, nu_norm=2.0, temperature=0.1, init_std=0.01)  # §6 of the paper; tau, sigma_0 from the reference runs
 
@@ -196,16 +201,16 @@ def phase_diagram(snr_values=(0.2, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0), c_mu_values=(1
                       [{**shared, "mode": "multi", "n_snr2": v, "c_mu": c} for c in c_mu_values for v in snr_values],
                       **sweep)
     A, C, S = len(snr_values), len(c_mu_values), len(seeds)
-    return {"n_snr2": np.array(snr_values), "c_mu": np.array(c_mu_values, dtype=float),
-            "single": single.columns["ood_accuracy"].reshape(A, S),
-            "multi": multi.columns["ood_accuracy"].reshape(C, A, S),
-            "seconds": time.perf_counter() - start, "models": len(single) + len(multi),
-            "computed": single.computed + multi.computed, "tables": (single, multi)}
+    single_acc, multi_acc = single.columns["ood_accuracy"].reshape(A, S), multi.columns["ood_accuracy"].reshape(C, A, S)
+    return {"n_snr2": np.array(snr_values), "c_mu": np.array(c_mu_values, dtype=float), "single": single_acc,
+            "multi": multi_acc, "gap": multi_acc.mean(2) - single_acc.mean(1)[None, :],
+            "proof_windows": dict(PROOF_WINDOWS), "seconds": time.perf_counter() - start,
+            "models": len(single) + len(multi), "computed": single.computed + multi.computed, "tables": (single, multi)}
 
 
 def stage1_rates(history: dict, start: int = 10, stop: int = 30) -> dict:
-    """Stage-1 log-growth slopes (least squares over steps ``start..stop``) of max_r |<w_r, mu>| and
-    max_{r,i} <w_r, xi_i>, per model.
+    """Stage-1 log-growth slopes (least squares over steps ``start..stop``) of max_h |<w_h, mu>| and
+    max_{h,i} <w_h, xi_i>, per model.
 
     The first few steps are a transient: the maxima are still dominated by their initial values (and, for
     multi-modal training, by neurons whose two modalities disagree in sign), so the default window starts at step 10
@@ -256,8 +261,8 @@ def crossing(x, acc, level: float = 0.8) -> float:
 
 # --- ColoredDigits: the offline proxy of Table 1 (ColoredMNIST) ----------------------------------------------------
 
-COLORED_METHODS = ("single", "multi_ideal_digit", "multi_ideal_digit_colour", "multi_minilm_digit",
-                   "multi_minilm_digit_colour")
+COLORED_METHODS = ("single", "multi_ideal_digit", "multi_ideal_digit_color", "multi_minilm_digit",
+                   "multi_minilm_digit_color")
 TABLE1 = {"single": (88.43, 12.68), "multi": (87.77, 82.13)}  # the paper's train / reversed-colour test accuracy (%)
 
 
@@ -354,11 +359,11 @@ def _caption_embeddings(method: str, named, color_ids, seed: int, model, cache_d
     from ..data import captions as cap
     from ..data.text import embed_captions, ideal_caption_embeddings
 
-    colour = method.endswith("colour")
+    color = method.endswith("color")
     if "ideal" in method:
-        return ideal_caption_embeddings(named, color_ids if colour else None)
-    c = cap.make_captions(named, 1 if colour else 0, rng=np.random.default_rng(seed),
-                          color_ids=color_ids if colour else None)
+        return ideal_caption_embeddings(named, color_ids if color else None)
+    c = cap.make_captions(named, 1 if color else 0, rng=np.random.default_rng(seed),
+                          color_ids=color_ids if color else None)
     return embed_captions(c["captions"], model, cache_dir=cache_dir)
 
 

@@ -49,19 +49,20 @@ def _flip(adjacency: np.ndarray, p: float, rng) -> np.ndarray:
     return np.where(rng.random(adjacency.shape) < p, 1.0 - adjacency, adjacency)
 
 
-def _cocluster(noisy: np.ndarray, k: int, seed: int, n_vectors: int | None = None) -> np.ndarray:
+def _cocluster(noisy: np.ndarray, n_classes: int, seed: int, n_vectors: int | None = None) -> np.ndarray:
     """Bipartite spectral co-clustering as in the released E2 code: A_n = D1^{-1/2} A D2^{-1/2}, its singular vectors
-    2 .. n_vectors + 1 (default k - 1 of them) rescaled by D^{-1/2} and stacked for both sides, k-means with k
+    2 .. n_vectors + 1 (default n_classes - 1 of them) rescaled by D^{-1/2} and stacked for both sides, k-means with
+    n_classes
     clusters; edges = same cluster. Dhillon's original recipe (scikit-learn's ``SpectralCoclustering``) keeps only
-    ceil(log2 k) vectors: ``n_vectors=4`` for k = 10."""
+    ceil(log2 n_classes) vectors: ``n_vectors=4`` for n_classes = 10."""
     from scipy.linalg import svd
     from sklearn.cluster import KMeans
 
-    n_vectors = k - 1 if n_vectors is None else n_vectors
+    n_vectors = n_classes - 1 if n_vectors is None else n_vectors
     d1, d2 = noisy.sum(1) + 1e-9, noisy.sum(0) + 1e-9
     u, _, vt = svd(noisy / np.sqrt(d1)[:, None] / np.sqrt(d2)[None, :], full_matrices=False)
     z = np.vstack([u[:, 1:n_vectors + 1] / np.sqrt(d1)[:, None], vt[1:n_vectors + 1].T / np.sqrt(d2)[:, None]])
-    labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(z)
+    labels = KMeans(n_clusters=n_classes, n_init=10, random_state=seed).fit_predict(z)
     rows, cols = labels[: len(d1)], labels[len(d1):]
     return (rows[:, None] == cols[None, :]).astype(float)
 
@@ -108,12 +109,12 @@ def _graph_fit(data: dict, adjacencies: np.ndarray, epochs: int, seed: int) -> n
 
 
 @one_torch_thread()
-def noisy_graph_study(seeds=(0, 1, 2), *, flips=None, k: int = 10, profile: str = "quick",
+def noisy_graph_study(seeds=(0, 1, 2), *, flips=None, n_classes: int = 10, profile: str = "quick",
                       n_vectors: int | None = None) -> dict:
     """E2 on MNIST-5k <-> digits (50 images per class each): the class-level bipartite graph (an edge between
     every same-class pair), every entry flipped with probability p; towers trained on the noisy graph as is, and on
-    the graph denoised by spectral co-clustering with ``k`` clusters on ``n_vectors`` singular vectors (default
-    k - 1, as released; Dhillon's original ceil(log2 k) is 4 for k = 10).
+    the graph denoised by spectral co-clustering with ``n_classes`` clusters on ``n_vectors`` singular vectors (default
+    n_classes - 1, as released; Dhillon's original ceil(log2 n_classes) is 4 for n_classes = 10).
 
     Returns:
         dict with ``flips`` (P,), ``noisy`` and ``coclustered`` (S, P) test accuracies (chance 0.1), ``edge_precision``
@@ -123,23 +124,23 @@ def noisy_graph_study(seeds=(0, 1, 2), *, flips=None, k: int = 10, profile: str 
     conf = E2_PROFILES[profile]
     flips = conf["flips"] if flips is None else flips
     flips = [check_real("flip", p, low=0.0, high=0.5) for p in flips]
-    k = check_int("k", k, low=2, high=50)
-    n_vectors = k - 1 if n_vectors is None else check_int("n_vectors", n_vectors, low=1, high=99)
+    n_classes = check_int("n_classes", n_classes, low=2, high=50)
+    n_vectors = n_classes - 1 if n_vectors is None else check_int("n_vectors", n_vectors, low=1, high=99)
     seeds = check_seeds(seeds)
     noisy, clustered, precision = (np.zeros((len(seeds), len(flips))) for _ in range(3))
     for i, seed in enumerate(seeds):
         data = _graph_data(seed)
         truth = (data["ya"][:, None] == data["yb"][None, :]).astype(float)
         graphs = [_flip(truth, p, np.random.default_rng(seed * 100 + j)) for j, p in enumerate(flips)]
-        denoised = [_cocluster(g, k, seed, n_vectors) for g in graphs]
+        denoised = [_cocluster(g, n_classes, seed, n_vectors) for g in graphs]
         precision[i] = [_edge_precision(d, truth) for d in denoised]
         acc = _graph_fit(data, np.stack(graphs + denoised), conf["epochs"], seed)
         noisy[i], clustered[i] = acc[: len(flips)], acc[len(flips):]
     return {"flips": np.array(flips), "noisy": noisy, "coclustered": clustered, "edge_precision": precision,
-            "seeds": seeds, "k": k, "n_vectors": n_vectors}
+            "seeds": seeds, "n_classes": n_classes, "n_vectors": n_vectors}
 
 
-def coclustering_precision(flips=(0.1, 0.2, 0.3), seeds=(0, 1, 2), *, k: int = 10, n_vectors=(4, 9)) -> dict:
+def coclustering_precision(flips=(0.1, 0.2, 0.3), seeds=(0, 1, 2), *, n_classes: int = 10, n_vectors=(4, 9)) -> dict:
     """Edge precision of the co-clustered E2 graph (fraction of its edges that join same-class pairs) for each number
     of singular vectors in ``n_vectors``: no training, a few seconds. The noisy graph's own edge precision is about
     (1 - p) / (1 - p + 9p) for 10 equal classes.
@@ -148,7 +149,7 @@ def coclustering_precision(flips=(0.1, 0.2, 0.3), seeds=(0, 1, 2), *, k: int = 1
         dict with ``flips`` (P,), ``n_vectors`` (V,), ``precision`` (S, V, P) and ``noisy_precision`` (S, P).
     """
     flips = [check_real("flip", p, low=0.0, high=0.5) for p in flips]
-    k = check_int("k", k, low=2, high=50)
+    n_classes = check_int("n_classes", n_classes, low=2, high=50)
     n_vectors = [check_int("n_vectors", v, low=1, high=99) for v in n_vectors]
     seeds = check_seeds(seeds)
     precision = np.zeros((len(seeds), len(n_vectors), len(flips)))
@@ -160,7 +161,7 @@ def coclustering_precision(flips=(0.1, 0.2, 0.3), seeds=(0, 1, 2), *, k: int = 1
             graph = _flip(truth, p, np.random.default_rng(seed * 100 + j))
             noisy[i, j] = _edge_precision(graph, truth)
             for v, nv in enumerate(n_vectors):
-                denoised = _cocluster(graph, k, seed, nv)
+                denoised = _cocluster(graph, n_classes, seed, nv)
                 precision[i, v, j] = _edge_precision(denoised, truth)
     return {"flips": np.array(flips), "n_vectors": np.array(n_vectors), "precision": precision,
             "noisy_precision": noisy, "seeds": seeds}
@@ -188,7 +189,8 @@ def sqrt_d_law(dims=(25, 50, 100, 200, 400), seeds=(0, 1, 2), *, n: int = 8000, 
     be about 1/2.
 
     Returns:
-        dict with ``dims`` (D,), ``error`` (S, D), ``slope`` (least-squares slope of log mean error on log d).
+        dict with ``dims`` (D,), ``error`` (S, D), ``slope`` (least-squares slope of log mean error on log d),
+        ``sqrt_d_guide`` (D,): the mean error at the smallest d scaled by sqrt(d / d_0), ``seeds``, ``n``.
     """
     from ..data.synthetic import spiked_model
     from ..spectral import cross_covariance, sin_theta_distance, truncated_svd
@@ -208,4 +210,5 @@ def sqrt_d_law(dims=(25, 50, 100, 200, 400), seeds=(0, 1, 2), *, n: int = 8000, 
             U = truncated_svd(cross_covariance(data["X"], data["Y"]), rank)[0]
             err[i, j] = sin_theta_distance(U, data["U1"])
     slope = float(np.polyfit(np.log(dims), np.log(err.mean(0)), 1)[0])
-    return {"dims": np.array(dims), "error": err, "slope": slope, "seeds": seeds, "n": n}
+    guide = err.mean(0)[0] * np.sqrt(np.asarray(dims, dtype=float) / dims[0])  # the sqrt(d) law through the first point
+    return {"dims": np.array(dims), "error": err, "slope": slope, "sqrt_d_guide": guide, "seeds": seeds, "n": n}

@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 
-from .._checks import check_choice, check_int, check_real
+from .._checks import check_choice, check_int, check_real, resolve_setting
 from ..data.synthetic import spiked_model
 from ..spectral import cross_covariance, sin_theta_distance, truncated_svd
 
@@ -133,11 +133,7 @@ def unpaired_sweep(n_unpaired_values=(500, 2000, 5000), seeds=(0, 1, 2, 3, 4), *
 
     from ..device import get_device
 
-    fields = {f.name for f in dataclasses.fields(E1Setting)}
-    unknown = set(overrides) - fields
-    if unknown:
-        raise ValueError(f"unknown settings {sorted(unknown)}; allowed: {sorted(fields)}")
-    setting = dataclasses.replace(setting if setting is not None else E1Setting(), **overrides)
+    setting = resolve_setting(E1Setting, setting, overrides)
     dev, seeds = get_device(device), list(seeds)
     n_values = [check_int("n_unpaired", int(v), low=setting.batch_size) for v in n_unpaired_values]
     out = {key: np.zeros((len(n_values), len(seeds))) for key in ("paired_acc", "unpaired_acc",

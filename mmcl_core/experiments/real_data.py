@@ -258,7 +258,7 @@ def factor_gallery(n_per_row: int = 10, *, p_color: float = 0.9, background_stre
     return {
         "labels": y,
         "clean": digits.compose(x),
-        "colour": digits.compose(x, color_ids=colors),
+        "color": digits.compose(x, color_ids=colors),
         "background": digits.compose(x, background_ids=bgs, background_strength=background_strength),
         "pixel noise": digits.compose(x, noise_std=pixel_noise_std, rng=rng),
         "all three": digits.compose(x, color_ids=colors, background_ids=bgs, background_strength=background_strength,

@@ -35,19 +35,20 @@ def _max_sin(U, V) -> float:
     return float(np.sin(principal_angles(U, V)).max())
 
 
-def spectral_lens(*, r: int = 3, m: int = 4, eps: float = 0.3, class_weights=None, n_pairs: int = 500,
+def spectral_lens(*, n_classes: int = 3, n_instances: int = 4, eps: float = 0.3, class_weights=None, n_pairs: int = 500,
                   temperatures=(0.05, 0.2, 1.0, 5.0), rho: float = 0.1, steps: int = 40, seed: int = 0) -> dict:
     """Zhang's, the linear loss's and CLIP's (Nakada's S(beta)) embeddings of the same sampled pairs, via SVDs.
 
-    Data: Zhang's class-noise model (``r`` classes, ``m`` images and 2 caption templates per class, caption class
-    wrong with probability ``eps``); ``class_weights`` reweights the image classes (None: balanced). ``n_pairs``
-    pairs are drawn and one-hot encoded, so every matrix is (images x texts) and its top ``r - 1`` left singular
+    Data: Zhang's class-noise model (K = ``n_classes`` classes, ``n_instances`` images and 2 caption templates per
+    class, caption class wrong with probability ``eps``); ``class_weights`` reweights the image classes (None:
+    balanced). ``n_pairs``
+    pairs are drawn and one-hot encoded, so every matrix is (images x texts) and its top ``n_classes - 1`` left singular
     vectors embed the images:
 
     * Zhang: the normalised co-occurrence ``D_V^{-1/2} P D_L^{-1/2}`` of the sampled pairs (its trivial top pair
       skipped; the embedding is ``D_V^{-1/2} U``);
     * linear loss: the centred cross-covariance (Nakada's linear MMCL, the loss behind Xue's model);
-    * CLIP: the rank-(r-1) fixed point ``M = SVD(S(beta(M)))/rho`` of Nakada's iterated SVD at each temperature
+    * CLIP: the rank-(n_classes-1) fixed point ``M = SVD(S(beta(M)))/rho`` of Nakada's iterated SVD at each temperature
       (``projected_gd_clip`` with ``eta = 1``, ``steps`` steps); its left singular vectors. Each step forms the
       n_pairs x n_pairs logits, so keep ``n_pairs`` in the hundreds (``temperatures=()`` skips CLIP).
 
@@ -63,23 +64,24 @@ def spectral_lens(*, r: int = 3, m: int = 4, eps: float = 0.3, class_weights=Non
     """
     from .nakada2023 import projected_gd_clip
 
-    r, m, n_pairs = check_int("r", r, low=2), check_int("m", m, low=1), check_int("n_pairs", n_pairs, low=10)
+    n_classes, n_instances = check_int("n_classes", n_classes, low=2), check_int("n_instances", n_instances, low=1)
+    n_pairs = check_int("n_pairs", n_pairs, low=10)
     eps = check_real("eps", eps, low=0.0, high=1.0)
     rho = check_real("rho", rho, low=0.0, low_open=True)
     steps = check_int("steps", steps, low=1)
     temperatures = tuple(check_real("temperatures", t, low=0.0, low_open=True) for t in temperatures)
-    model = class_noise_model(r, eps, m, 2)
+    model = class_noise_model(n_classes, eps, n_instances, 2)
     labels = model["image_labels"]
-    P = _reweighted(model["P"], labels, class_weights, r)
+    P = _reweighted(model["P"], labels, class_weights, n_classes)
     X, Y = _sampled_pairs(P, n_pairs, np.random.default_rng(seed))
     P_hat = X.T @ Y / n_pairs
     U_z = np.linalg.svd(normalized_cooccurrence(P_hat))[0]
-    embeddings = {"zhang": (U_z / np.sqrt(P_hat.sum(1))[:, None])[:, 1:r],
-                  "linear": np.linalg.svd(cross_covariance(X, Y))[0][:, :r - 1]}
+    embeddings = {"zhang": (U_z / np.sqrt(P_hat.sum(1))[:, None])[:, 1:n_classes],
+                  "linear": np.linalg.svd(cross_covariance(X, Y))[0][:, :n_classes - 1]}
     sin_linear, sin_zhang, last_step = {}, {}, {}
     for t in temperatures:
-        fit = projected_gd_clip(X, Y, r - 1, rho=rho, temperature=t, eta=1.0, steps=steps)
-        U = np.linalg.svd(fit["M"])[0][:, :r - 1]
+        fit = projected_gd_clip(X, Y, n_classes - 1, rho=rho, temperature=t, eta=1.0, steps=steps)
+        U = np.linalg.svd(fit["M"])[0][:, :n_classes - 1]
         embeddings[f"clip_tau{t:g}"] = U
         sin_linear[t], sin_zhang[t] = _max_sin(embeddings["linear"], U), _max_sin(embeddings["zhang"], U)
         last_step[t] = float(fit["step_norms"][-1])
@@ -91,13 +93,13 @@ def spectral_lens(*, r: int = 3, m: int = 4, eps: float = 0.3, class_weights=Non
             "temperatures": temperatures, "marginal_ratio": float(class_mass.max() / class_mass.min())}
 
 
-def _reweighted(P, labels, class_weights, r: int):
+def _reweighted(P, labels, class_weights, n_classes: int):
     """The joint ``P`` with image class k's rows scaled by ``class_weights[k]`` (None: unchanged), renormalised."""
     if class_weights is None:
         return P
     w = np.asarray(class_weights, dtype=float)
-    if w.shape != (r,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
-        raise ValueError(f"class_weights must be {r} positive numbers, got {class_weights!r}")
+    if w.shape != (n_classes,) or np.any(w <= 0) or not np.all(np.isfinite(w)):
+        raise ValueError(f"class_weights must be {n_classes} positive numbers, got {class_weights!r}")
     P = P * w[labels][:, None]
     return P / P.sum()
 
@@ -121,11 +123,11 @@ def lens_panel(eps: float = 0.3, imbalance: float = 7.0, temperature: float = 0.
     return spectral_lens(eps=eps, class_weights=weights, n_pairs=300, temperatures=(temperature,), seed=seed)
 
 
-def snr_lens(n_snr2_values=(0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0), *, r: int = 3, c_mu: float = 3.0, d: int = 400,
-             n: int = 100, noise_std: float = 1.0, aug_std: float = 0.1, seeds=(0, 1, 2)) -> dict:
-    """How much of the image signal the top-r singular subspace captures, single- against multi-modal, by n SNR^2.
+def snr_lens(n_snr2_values=(0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0), *, n_classes: int = 3, c_mu: float = 3.0,
+             d: int = 400, n: int = 100, noise_std: float = 1.0, aug_std: float = 0.1, seeds=(0, 1, 2)) -> dict:
+    """How much of the image signal the top-K singular subspace captures, single- against multi-modal, by n SNR^2.
 
-    Images ``x = mu e_y + xi`` (``y`` one of ``r`` classes, ``e_y`` orthonormal, ``xi ~ N(0, noise_std^2 I_d)``),
+    Images ``x = mu e_y + xi`` (``y`` one of K = ``n_classes``, ``e_y`` orthonormal, ``xi ~ N(0, noise_std^2 I_d)``),
     ``mu = ||mu||`` set by ``n SNR^2 = n mu^2 / (noise_std^2 d)``. Single-modal: the matrix ``X^T X_aug / n`` with
     an augmented view ``X_aug = X + N(0, aug_std^2)``. Multi-modal: ``X^T Z / n`` with texts
     ``z = c_mu mu f_y + zeta`` (independent noise, signal ``c_mu`` times stronger, as Huang's ``C_mu``).
@@ -134,12 +136,12 @@ def snr_lens(n_snr2_values=(0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0), *, r: int = 3,
     SVD lens of Nakada et al. 2023 - the synthesis notebook's second panel.
 
     Returns:
-        dict with ``n_snr2`` (G,), ``single`` and ``multi`` (G, S) overlaps ``||E^T U||_F^2 / r`` in [0, 1] (1: the
+        dict with ``n_snr2`` (G,), ``single`` and ``multi`` (G, S) overlaps ``||E^T U||_F^2 / K`` in [0, 1] (1: the
         embedding is the signal subspace), ``c_mu``, ``seeds``.
     """
-    r, d, n = check_int("r", r, low=1), check_int("d", d, low=2), check_int("n", n, low=2)
-    if 2 * r > d:
-        raise ValueError(f"d must be at least 2 r = {2 * r}, got {d}")
+    n_classes, d, n = check_int("n_classes", n_classes, low=1), check_int("d", d, low=2), check_int("n", n, low=2)
+    if 2 * n_classes > d:
+        raise ValueError(f"d must be at least 2 n_classes = {2 * n_classes}, got {d}")
     c_mu = check_real("c_mu", c_mu, low=0.0, low_open=True)
     noise_std = check_real("noise_std", noise_std, low=0.0, low_open=True)
     aug_std = check_real("aug_std", aug_std, low=0.0)
@@ -147,19 +149,19 @@ def snr_lens(n_snr2_values=(0.3, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0), *, r: int = 3,
     seeds = [check_int("seeds", s, low=0) for s in seeds]
     if not seeds:
         raise ValueError("seeds must not be empty")
-    E, F = np.eye(d)[:r], np.eye(d)[r:2 * r]
+    E, F = np.eye(d)[:n_classes], np.eye(d)[n_classes:2 * n_classes]
     out = {mode: np.zeros((len(values), len(seeds))) for mode in ("single", "multi")}
     for a, v in enumerate(values):
         mu = np.sqrt(v * noise_std ** 2 * d / n)
         for b, seed in enumerate(seeds):
             rng = np.random.default_rng(seed)
-            y = rng.integers(0, r, n)
+            y = rng.integers(0, n_classes, n)
             X = mu * E[y] + noise_std * rng.standard_normal((n, d))
             views = {"single": X + aug_std * rng.standard_normal((n, d)),
                      "multi": c_mu * mu * F[y] + noise_std * rng.standard_normal((n, d))}
             for mode, Z in views.items():
-                U = np.linalg.svd(X.T @ Z / n, full_matrices=False)[0][:, :r]
-                out[mode][a, b] = float(np.sum((E @ U) ** 2) / r)
+                U = np.linalg.svd(X.T @ Z / n, full_matrices=False)[0][:, :n_classes]
+                out[mode][a, b] = float(np.sum((E @ U) ** 2) / n_classes)
     return {"n_snr2": values, **out, "c_mu": c_mu, "seeds": seeds}
 
 
@@ -219,11 +221,11 @@ CLAIMS: tuple = (
           "02_zhang_theory", "cell-11", ("equivalence_sin_theta",)),
     Claim(_Z, "probe error <= 2 phi / lambda_{r+1}", "labels constant on the graph's clusters up to phi",
           "informative (< 1) on only {bound_informative_instances} of the random instances; captions naming the "
-          "nuisance close the gap (lambda_{{r+1}} = {mmcl_gamma1_lambda_k1:.3f})",
+          "nuisance close the gap (lambda_{{r+1}} = {mmcl_style_captions_lambda_r1:.3f})",
           "02_zhang_theory", "cell-13", ("bound_valid_fraction",)),
     Claim(_Z, "style-confounded data: MMCL probe error 0 where SSCL's is 2/3",
-          "captions name the class, not the style (gamma = 0)",
-          "gamma = 1 (captions name the style): lambda_{{r+1}} falls to {mmcl_gamma1_lambda_k1:.3f}",
+          "captions name the class, not the style (q_style = 0)",
+          "q_style = 1 (captions name the style): lambda_{{r+1}} falls to {mmcl_style_captions_lambda_r1:.3f}",
           "02_zhang_theory", "cell-18", ("mmcl_probe_error", "sscl_probe_error")),
     Claim(_Z, "CLIP-guided AddNewPositive raises SimCLR's linear probe (points)",
           "a teacher whose own probe is better than SimCLR's", "DropFalsePositive as released is plain SimCLR "
@@ -297,7 +299,7 @@ CLAIMS: tuple = (
           ("adversarial_gap_label_only_minus_supervised",)),
     Claim(_X, "captions that name the spurious colour cost robustness (digits proxy)",
           "prompts are the class's mean caption", "style shifts (blur, rotation) affect every method alike",
-          "09_xue_real_data", "cell-06", ("colour_cost_of_naming_the_cue",)),
+          "09_xue_real_data", "cell-06", ("color_cost_of_naming_the_cue",)),
     Claim(_X, "label-only MMCL is robust beyond its in-distribution accuracy (effective robustness, logit axes)",
           "a family of logistic regressions defines the line; real 8x8 digits with a lying colour",
           "MNIST-5k: {logit_er_mmcl_mnist:+.3f} (the family's line falls with accuracy)", "09_xue_real_data",

@@ -18,18 +18,20 @@ import numpy as np
 from .._checks import check_choice, check_int, check_real, check_seeds
 from ..data.core_spurious import shared_feature_model
 from ..spectral import linear_mmcl
-from .xue2024_model import (LOSSES, METHODS, PROMPTS, TESTS, annotation_invariance,  # noqa: F401 (re-export)
+from .xue2024_model import (LOSSES, METHODS, PROMPTS, TESTS, CoreSpuriousSetting,  # noqa: F401 (re-export)
+                            annotation_invariance,
                             binary_model, capacity_sweep, closed_form, closed_form_panel, draw_sets, evaluate,
                             fit_mmcl, fit_supervised, infonce_fit, infonce_lookup, infonce_study, k_class_model,
                             linear_accuracy, mmcl_weights, richness_sweep, score_mmcl, sigma_core_table,
                             sigma_spu_sweep, simulation_panel, supervised_weights, test_probability,
-                            zero_shot_accuracy, zero_shot_predict)
+                            model_b_accuracy, zero_shot_predict)
 
-__all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "binary_model", "k_class_model",
+__all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "CoreSpuriousSetting", "binary_model",
+           "k_class_model",
            "mmcl_weights", "supervised_weights", "linear_accuracy", "closed_form", "fit_mmcl", "fit_supervised",
-           "zero_shot_predict", "draw_sets", "score_mmcl", "evaluate", "zero_shot_accuracy", "infonce_fit",
+           "zero_shot_predict", "draw_sets", "score_mmcl", "evaluate", "model_b_accuracy", "infonce_fit",
            "closed_form_panel", "simulation_panel", "sigma_core_table", "richness_sweep", "annotation_invariance",
-           "sigma_spu_sweep", "capacity_sweep", "infonce_study", "infonce_lookup", "REAL_METHODS", "COLOUR_TESTS",
+           "sigma_spu_sweep", "capacity_sweep", "infonce_study", "infonce_lookup", "REAL_METHODS", "COLOR_TESTS",
            "real_data_shift_sets", "real_data_robustness", "effective_robustness"]
 
 
@@ -38,7 +40,7 @@ __all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "binary_
 REAL_METHODS = ("supervised", "clip_level0", "clip_level1", "clip_level2", "clip_style")
 _CAPTIONS = {"supervised": (0, {}), "clip_level0": (0, {}), "clip_level1": (1, {}), "clip_level2": (2, {}),
              "clip_style": (2, {"color_prob": 0.0})}  # (richness level, caption controls)
-COLOUR_TESTS = ("correlated", "independent", "adversarial")
+COLOR_TESTS = ("correlated", "independent", "adversarial")
 
 
 def real_data_shift_sets(*, p_color: float = 0.9, pixel_noise_std: float = 0.15, test_fraction: float = 0.25,
@@ -49,7 +51,7 @@ def real_data_shift_sets(*, p_color: float = 0.9, pixel_noise_std: float = 0.15,
     colour, so they change the digit's look but not the colour cue.
 
     Returns:
-        dict with ``labels`` (m,) and ``sets``: name -> (m, 3, 8, 8) images; names ``colour:<mode>`` and
+        dict with ``labels`` (m,) and ``sets``: name -> (m, 3, 8, 8) images; names ``color:<mode>`` and
         ``style:<shift>``.
     """
     from ..data import digits
@@ -61,9 +63,9 @@ def real_data_shift_sets(*, p_color: float = 0.9, pixel_noise_std: float = 0.15,
     x, y = images[test_idx], labels[test_idx]
     rng = make_rng(seed + 1000)
     sets = {}
-    for mode in COLOUR_TESTS:
+    for mode in COLOR_TESTS:
         ids = digits.nuisance_ids(y, len(digits.COLORS), mode, p_color, rng=rng)
-        sets[f"colour:{mode}"] = digits.compose(x, color_ids=ids, noise_std=pixel_noise_std, rng=rng)
+        sets[f"color:{mode}"] = digits.compose(x, color_ids=ids, noise_std=pixel_noise_std, rng=rng)
     ids = digits.nuisance_ids(y, len(digits.COLORS), "correlated", p_color, rng=rng)
     for shift in STYLE_SHIFTS[1:]:
         sets[f"style:{shift}"] = digits.compose(apply_style_shift(x, shift, rng=rng), color_ids=ids,
@@ -90,7 +92,7 @@ def real_data_robustness(fractions=(0.25, 0.5, 1.0), *, methods=REAL_METHODS, ep
     Reproduces: Xue et al. 2024, MSCOCO / shifted-ImageNet experiment (Fig. 2, reconstructed) on a digits proxy.
 
     Returns:
-        dict with ``fractions``, ``methods``, ``shifts`` (test-set names; ``colour:correlated`` is in-distribution),
+        dict with ``fractions``, ``methods``, ``shifts`` (test-set names; ``color:correlated`` is in-distribution),
         ``accuracy``: method -> (F, T) accuracies, ``seconds``.
     """
     import time
@@ -178,9 +180,9 @@ def effective_robustness(study: dict, shift: str, *, baseline: str = "supervised
         ``shifted``: method -> (F,) accuracies.
     """
     names = study["shifts"]
-    if shift not in names or shift == "colour:correlated":
-        raise ValueError(f"shift must be one of {[n for n in names if n != 'colour:correlated']}, got {shift!r}")
-    i_id, i_sh = names.index("colour:correlated"), names.index(shift)
+    if shift not in names or shift == "color:correlated":
+        raise ValueError(f"shift must be one of {[n for n in names if n != 'color:correlated']}, got {shift!r}")
+    i_id, i_sh = names.index("color:correlated"), names.index(shift)
     ids = {m: study["accuracy"][m][:, i_id] for m in study["methods"]}
     shifted = {m: study["accuracy"][m][:, i_sh] for m in study["methods"]}
     fits = {m: tuple(np.polyfit(ids[m], shifted[m], 1)) if len(ids[m]) > 1 else (np.nan, np.nan)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import check_choice, check_int, check_real, check_seeds
-from ..data.colour_cue import CALIBRATED_DATASETS, CALIBRATED_TESTS, calibrated_data
+from ..data.color_cue import CALIBRATED_DATASETS, CALIBRATED_TESTS, calibrated_data
 from ..spectral import linear_mmcl
 from ..data.digits import N_CLASSES as _N_CLASSES
 
@@ -224,8 +224,8 @@ INGREDIENTS = {
                                                                       "captions": "label+shape",
                                                                       "prompt": "mean_caption"},
     "CLIP-style, captions also name the colour": {"fit": "trained", "loss": "infonce", "normalize": True,
-                                                  "tower": "mlp", "captions": "label+colour"},
-    "linear loss, closed form, captions also name the colour": {"fit": "closed_form", "captions": "label+colour"},
+                                                  "tower": "mlp", "captions": "label+color"},
+    "linear loss, closed form, captions also name the colour": {"fit": "closed_form", "captions": "label+color"},
     "linear loss, closed form, high-variance cue (noise 0.5)": {"fit": "closed_form", "cue_noise": 0.5},
     "CLIP-style, high-variance cue (noise 0.5)": {"fit": "trained", "loss": "infonce", "normalize": True,
                                                  "tower": "mlp", "cue_noise": 0.5},
@@ -240,7 +240,7 @@ def _captions(train: dict, kind: str) -> np.ndarray:
         return label
     if kind == "label+shape":  # "a photo of the digit 3, slanted, thick, open loop ...": the core's own variation
         return np.hstack([label, train["shape"]])
-    return np.hstack([label, np.eye(_N_CLASSES)[train["colour"]]])  # "a photo of the digit 3 on red"
+    return np.hstack([label, np.eye(_N_CLASSES)[train["color"]]])  # "a photo of the digit 3 on red"
 
 
 def ingredient_study(seeds=(0, 1, 2), *, dataset: str = "digits", profile: str = "quick", ingredients=None,
@@ -250,7 +250,7 @@ def ingredient_study(seeds=(0, 1, 2), *, dataset: str = "digits", profile: str =
 
     Returns:
         dict with ``ingredients`` (names), ``seeds``, ``mmcl`` and ``supervised``: name -> (S, 3) accuracies on
-        :data:`CALIBRATED_TESTS`, ``gap``: name -> (S,) adversarial gaps.
+        :data:`CALIBRATED_TESTS`, ``gap``: name -> (S,) adversarial gaps, ``gap_mean``: name -> their mean.
     """
     check_choice("dataset", dataset, CALIBRATED_DATASETS)
     check_choice("profile", profile, tuple(CALIBRATED_PROFILES))
@@ -285,7 +285,7 @@ def ingredient_study(seeds=(0, 1, 2), *, dataset: str = "digits", profile: str =
             sup[name][i] = [sup_acc[t] for t in CALIBRATED_TESTS]
     gap = {n: mmcl[n][:, 2] - sup[n][:, 2] for n in names}
     return {"ingredients": names, "seeds": seeds, "tests": CALIBRATED_TESTS, "mmcl": mmcl, "supervised": sup,
-            "gap": gap, "dataset": dataset}
+            "gap": gap, "gap_mean": {n: float(g.mean()) for n, g in gap.items()}, "dataset": dataset}
 
 
 _EPS = 1e-3

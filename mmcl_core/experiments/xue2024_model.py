@@ -9,14 +9,15 @@ import numpy as np
 from scipy.special import ndtr
 
 from .._checks import check_choice, check_int, check_real
-from ..data.core_spurious import binary_model, k_class_model
+from ..data.core_spurious import CoreSpuriousSetting, binary_model, k_class_model
 from ..data.core_spurious import check_model as _check_model
 from ..spectral import linear_mmcl
 from ..train.linear import infonce_fit
 
-__all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "binary_model", "k_class_model",
+__all__ = ["METHODS", "TESTS", "PROMPTS", "LOSSES", "test_probability", "CoreSpuriousSetting", "binary_model",
+           "k_class_model",
            "mmcl_weights", "supervised_weights", "linear_accuracy", "closed_form", "fit_mmcl", "fit_supervised",
-           "zero_shot_predict", "draw_sets", "score_mmcl", "evaluate", "zero_shot_accuracy", "infonce_fit",
+           "zero_shot_predict", "draw_sets", "score_mmcl", "evaluate", "model_b_accuracy", "infonce_fit",
            "closed_form_panel", "simulation_panel", "sigma_core_table", "richness_sweep", "annotation_invariance",
            "sigma_spu_sweep", "capacity_sweep", "infonce_study", "infonce_lookup"]
 
@@ -46,61 +47,64 @@ def test_probability(test: str, p_train: float, n_classes: int = 2) -> float:
     return 1.0 - p_train if n_classes == 2 else 0.0
 
 
-def mmcl_weights(sigma_core: float = 2.0, p_train: float = 0.9, q_core: float = 1.0, beta: float = 1.0,
-                 alpha: float = 1.0) -> tuple[float, float]:
-    """P1: MMCL's zero-shot weights (core, spurious) = (beta^2 + q_core sigma_core^2, alpha beta (2 p_train - 1)).
+def mmcl_weights(sigma_core: float = 2.0, p_train: float = 0.9, q_core: float = 1.0, mu_core: float = 1.0,
+                 mu_spu: float = 1.0) -> tuple[float, float]:
+    """P1: MMCL's zero-shot weights (core, spurious) = (mu_core^2 + q_core sigma_core^2,
+    mu_spu mu_core (2 p_train - 1)).
 
     Reproduces: Xue et al. 2024, intra-class contrasting (docs/papers/xue2024.md, P1; reconstructed).
     """
-    _check_model(sigma_core, 0.0, beta, alpha, p_train, q_core, 0.0, 0.0)
-    return beta ** 2 + q_core * sigma_core ** 2, alpha * beta * (2 * p_train - 1)
+    _check_model(sigma_core, 0.0, mu_core, mu_spu, p_train, q_core, 0.0, 0.0)
+    return mu_core ** 2 + q_core * sigma_core ** 2, mu_spu * mu_core * (2 * p_train - 1)
 
 
-def supervised_weights(sigma_core: float = 2.0, p_train: float = 0.9, beta: float = 1.0,
-                       alpha: float = 1.0) -> tuple[float, float]:
-    """P2: the cross-entropy (Bayes log-odds) weights (2 beta / sigma_core^2, ln(p/(1-p)) / alpha), sigma_spu -> 0."""
-    _check_model(sigma_core, 0.0, beta, alpha, p_train, 0.0, 0.0, 0.0)
-    return 2 * beta / sigma_core ** 2, float(np.log(p_train / (1 - p_train))) / alpha
+def supervised_weights(sigma_core: float = 2.0, p_train: float = 0.9, mu_core: float = 1.0,
+                       mu_spu: float = 1.0) -> tuple[float, float]:
+    """P2: the cross-entropy (Bayes log-odds) weights (2 mu_core / sigma_core^2, ln(p/(1-p)) / mu_spu) as
+    sigma_spu -> 0 (p = p_train)."""
+    _check_model(sigma_core, 0.0, mu_core, mu_spu, p_train, 0.0, 0.0, 0.0)
+    return 2 * mu_core / sigma_core ** 2, float(np.log(p_train / (1 - p_train))) / mu_spu
 
 
 def linear_accuracy(w_core: float, w_spu: float, *, p_test: float, sigma_core: float, sigma_spu: float,
-                    beta: float = 1.0, alpha: float = 1.0) -> float:
+                    mu_core: float = 1.0, mu_spu: float = 1.0) -> float:
     """P3: accuracy of sign(w_core z_core + w_spu z_spu) when the cue agrees with the class w.p. ``p_test``.
 
-    ``p Phi((w_c beta + w_s alpha)/s) + (1 - p) Phi((w_c beta - w_s alpha)/s)``, ``s^2 = w_c^2 sc^2 + w_s^2 ss^2``.
+    ``p Phi((w_c mu_core + w_s mu_spu)/s) + (1 - p) Phi((w_c mu_core - w_s mu_spu)/s)``,
+    ``s^2 = w_c^2 sc^2 + w_s^2 ss^2``.
     """
     w_core, w_spu = check_real("w_core", w_core), check_real("w_spu", w_spu)
     p_test = check_real("p_test", p_test, low=0.0, high=1.0)
     sigma_core = check_real("sigma_core", sigma_core, low=0.0, low_open=True)
     sigma_spu = check_real("sigma_spu", sigma_spu, low=0.0)
-    beta = check_real("beta", beta, low=0.0, low_open=True)
-    alpha = check_real("alpha", alpha, low=0.0, low_open=True)
+    mu_core = check_real("mu_core", mu_core, low=0.0, low_open=True)
+    mu_spu = check_real("mu_spu", mu_spu, low=0.0, low_open=True)
     s = np.sqrt(w_core ** 2 * sigma_core ** 2 + w_spu ** 2 * sigma_spu ** 2)
     if s == 0:
         raise ValueError("w_core must be non-zero when w_spu is zero or sigma_spu is 0 (the score would be "
                          "constant)")
-    return float(p_test * ndtr((w_core * beta + w_spu * alpha) / s)
-                 + (1 - p_test) * ndtr((w_core * beta - w_spu * alpha) / s))
+    return float(p_test * ndtr((w_core * mu_core + w_spu * mu_spu) / s)
+                 + (1 - p_test) * ndtr((w_core * mu_core - w_spu * mu_spu) / s))
 
 
 def closed_form(method: str = "mmcl", sigma_core: float = 2.0, p_train: float = 0.9, sigma_spu: float = 0.1,
-                q_core: float = 1.0, beta: float = 1.0, alpha: float = 1.0) -> dict:
+                q_core: float = 1.0, mu_core: float = 1.0, mu_spu: float = 1.0) -> dict:
     """P1-P3 for one method: weights and the three test accuracies (model B).
 
     Returns:
         dict with ``w_core``, ``w_spu``, ``id``, ``ood_independent``, ``ood_flipped``, ``bayes_core_only``
-        (Phi(beta / sigma_core), the ceiling of a core-only classifier).
+        (Phi(mu_core / sigma_core), the ceiling of a core-only classifier).
     """
     check_choice("method", method, METHODS)
-    _check_model(sigma_core, sigma_spu, beta, alpha, p_train, q_core, 0.0, 0.0)
+    _check_model(sigma_core, sigma_spu, mu_core, mu_spu, p_train, q_core, 0.0, 0.0)
     if method == "supervised":
-        w_c, w_s = supervised_weights(sigma_core, p_train, beta, alpha)
+        w_c, w_s = supervised_weights(sigma_core, p_train, mu_core, mu_spu)
     else:
-        w_c, w_s = mmcl_weights(sigma_core, p_train, q_core if method == "mmcl" else 0.0, beta, alpha)
+        w_c, w_s = mmcl_weights(sigma_core, p_train, q_core if method == "mmcl" else 0.0, mu_core, mu_spu)
     acc = {key: linear_accuracy(w_c, w_s, p_test=test_probability(test, p_train), sigma_core=sigma_core,
-                                sigma_spu=sigma_spu, beta=beta, alpha=alpha)
+                                sigma_spu=sigma_spu, mu_core=mu_core, mu_spu=mu_spu)
            for key, test in (("id", "id"), ("ood_independent", "independent"), ("ood_flipped", "flipped"))}
-    return {"w_core": w_c, "w_spu": w_s, **acc, "bayes_core_only": float(ndtr(beta / sigma_core))}
+    return {"w_core": w_c, "w_spu": w_s, **acc, "bayes_core_only": float(ndtr(mu_core / sigma_core))}
 
 
 def fit_mmcl(x_img, x_txt, rank: int | None = None, rho: float = 1.0) -> np.ndarray:
@@ -116,17 +120,17 @@ def fit_supervised(x_img, y, *, C: float = 1e4, max_iter: int = 5000):
     return LogisticRegression(C=C, max_iter=max_iter).fit(x_img, y)
 
 
-def _prompts(data: dict, classes, prompt: str, beta: float, n_latent_classes: int | None):
+def _prompts(data: dict, classes, prompt: str, mu_core: float, n_latent_classes: int | None):
     """Text-side prompt embeddings (K, d_T): class-name-only latent captions, or each class's mean caption."""
     check_choice("prompt", prompt, PROMPTS)
     if prompt == "mean_caption":
         return np.stack([data["x_txt"][data["y"] == c].mean(0) for c in classes])
     D_T = data["bases"][1]
     t = np.zeros((len(classes), D_T.shape[1]))
-    if n_latent_classes is None:  # binary: core coordinate beta * c
-        t[:, 0] = beta * np.asarray(classes, dtype=float)
+    if n_latent_classes is None:  # binary: core coordinate mu_core * c
+        t[:, 0] = mu_core * np.asarray(classes, dtype=float)
     else:
-        t[np.arange(len(classes)), np.asarray(classes)] = beta
+        t[np.arange(len(classes)), np.asarray(classes)] = mu_core
     return t @ D_T.T
 
 
@@ -155,14 +159,14 @@ def draw_sets(method: str = "mmcl", *, n_classes: int = 2, n: int = 5000, n_test
     return train, tests
 
 
-def score_mmcl(M, train: dict, tests: dict, *, n_classes: int = 2, prompt: str = "class", beta: float = 1.0) -> dict:
+def score_mmcl(M, train: dict, tests: dict, *, n_classes: int = 2, prompt: str = "class", mu_core: float = 1.0) -> dict:
     """Zero-shot accuracies of ``M = W_I^T W_T`` on each test set, and (K = 2) its latent weights on the P1 scale."""
     K = n_classes
     classes = [-1.0, 1.0] if K == 2 else list(range(K))
-    prompts = _prompts(train, classes, prompt, beta, None if K == 2 else K)
+    prompts = _prompts(train, classes, prompt, mu_core, None if K == 2 else K)
     out = {key: float(np.mean(zero_shot_predict(M, t["x_img"], prompts, classes) == t["y"])) for key, t in tests.items()}
     if K == 2:
-        w = train["bases"][0].T @ M @ (prompts[1] - prompts[0]) / (2 * beta)
+        w = train["bases"][0].T @ M @ (prompts[1] - prompts[0]) / (2 * mu_core)
         out["w_core"], out["w_spu"] = float(w[0]), float(w[1])
     else:
         out["w_core"] = out["w_spu"] = float("nan")
@@ -199,11 +203,11 @@ def evaluate(method: str = "mmcl", *, n_classes: int = 2, n: int = 5000, n_test:
         return out
     M = (fit_mmcl(train["x_img"], train["x_txt"], rank) if loss == "linear"
          else infonce_fit([train], rank=rank or 10, **(infonce or {}))[0])
-    return score_mmcl(M, train, tests, n_classes=n_classes, prompt=prompt, beta=model.get("beta", 1.0))
+    return score_mmcl(M, train, tests, n_classes=n_classes, prompt=prompt, mu_core=model.get("mu_core", 1.0))
 
 
-def zero_shot_accuracy(method: str, sigma_core: float = 2.0, p_train: float = 0.9, sigma_spu: float = 0.1,
-                       q_core: float = 1.0, beta: float = 1.0, alpha: float = 1.0, test: str = "flipped",
+def model_b_accuracy(method: str, sigma_core: float = 2.0, p_train: float = 0.9, sigma_spu: float = 0.1,
+                       q_core: float = 1.0, mu_core: float = 1.0, mu_spu: float = 1.0, test: str = "flipped",
                        closed_form: bool = True, **params) -> dict:
     """Zero-shot (or supervised) accuracy in model B, closed form (P1-P3) or simulated.
 
@@ -222,10 +226,10 @@ def zero_shot_accuracy(method: str, sigma_core: float = 2.0, p_train: float = 0.
     if closed_form:
         if params:
             raise TypeError(f"closed_form=True takes no simulation parameters, got {sorted(params)}")
-        out = _closed_form(method, sigma_core, p_train, sigma_spu, q_core, beta, alpha)
+        out = _closed_form(method, sigma_core, p_train, sigma_spu, q_core, mu_core, mu_spu)
     else:
-        out = evaluate(method, sigma_core=sigma_core, p_train=p_train, sigma_spu=sigma_spu, q_core=q_core, beta=beta,
-                       alpha=alpha, **params)
+        out = evaluate(method, sigma_core=sigma_core, p_train=p_train, sigma_spu=sigma_spu, q_core=q_core,
+                       mu_core=mu_core, mu_spu=mu_spu, **params)
     key = {"id": "id", "independent": "ood_independent", "flipped": "ood_flipped"}[test]
     return {k: out[k] for k in ("id", "ood_independent", "ood_flipped", "w_core", "w_spu")} | {"accuracy": out[key]}
 
@@ -241,12 +245,12 @@ def sigma_core_table(sigmas=(0.5, 1.0, 2.0, 3.0), *, simulate: bool = True, seed
         ``id``, ``ood_independent``, ``ood_flipped``, ``w_core``, ``w_spu``; ``bayes_core_only`` (S,).
     """
     sigmas = [check_real("sigma_core", s, low=0.0, low_open=True) for s in sigmas]
-    cf_keys = {k: model[k] for k in ("p_train", "sigma_spu", "q_core", "beta", "alpha") if k in model}
+    cf_keys = {k: model[k] for k in ("p_train", "sigma_spu", "q_core", "mu_core", "mu_spu") if k in model}
     keys = ("id", "ood_independent", "ood_flipped", "w_core", "w_spu")
     out = {"sigma_core": np.array(sigmas), "methods": METHODS,
            "closed": {m: {k: np.array([closed_form(m, s, **cf_keys)[k] for s in sigmas]) for k in keys}
                       for m in METHODS},
-           "bayes_core_only": np.array([float(ndtr(model.get("beta", 1.0) / s)) for s in sigmas])}
+           "bayes_core_only": np.array([float(ndtr(model.get("mu_core", 1.0) / s)) for s in sigmas])}
     if simulate:
         runs = {m: [evaluate(m, sigma_core=s, seed=seed, **model) for s in sigmas] for m in METHODS}
         out["simulated"] = {m: {k: np.array([r[k] for r in runs[m]]) for k in keys} for m in METHODS}
@@ -262,7 +266,7 @@ def richness_sweep(q_values=(0.0, 0.25, 0.5, 0.75, 1.0), *, sigma_core: float = 
         dict with ``q_core`` (Q,), ``closed`` and ``simulated``: test -> (Q,) accuracies.
     """
     qs = [check_real("q_core", q, low=0.0, high=1.0) for q in q_values]
-    cf_keys = {k: model[k] for k in ("p_train", "sigma_spu", "beta", "alpha") if k in model}
+    cf_keys = {k: model[k] for k in ("p_train", "sigma_spu", "mu_core", "mu_spu") if k in model}
     tests = ("id", "ood_independent", "ood_flipped")
     out = {"q_core": np.array(qs),
            "closed": {t: np.array([closed_form("mmcl", sigma_core, q_core=q, **cf_keys)[t] for q in qs]) for t in tests}}
@@ -328,7 +332,7 @@ def capacity_sweep(ranks=(5, 7, 10, 15, 25), *, n_classes: int = 5, detail_std: 
     return out
 
 
-def closed_form_panel(sigma_core: float = 2.0, sigma_spu: float = 0.1, beta: float = 1.0, alpha: float = 1.0,
+def closed_form_panel(sigma_core: float = 2.0, sigma_spu: float = 0.1, mu_core: float = 1.0, mu_spu: float = 1.0,
                       p_train: float = 0.9, q_core: float = 1.0, test: str = "flipped") -> dict:
     """The closed-form widget: the three methods at one setting, and their accuracy curves over sigma_core.
 
@@ -337,11 +341,11 @@ def closed_form_panel(sigma_core: float = 2.0, sigma_spu: float = 0.1, beta: flo
         ``test``, ``bayes`` (G,), ``settings``.
     """
     key = {"id": "id", "independent": "ood_independent", "flipped": "ood_flipped"}[check_choice("test", test, TESTS)]
-    args = dict(p_train=p_train, sigma_spu=sigma_spu, q_core=q_core, beta=beta, alpha=alpha)
+    args = dict(p_train=p_train, sigma_spu=sigma_spu, q_core=q_core, mu_core=mu_core, mu_spu=mu_spu)
     grid = np.linspace(0.25, 4.0, 40)
     methods = {m: closed_form(m, sigma_core, **args) for m in METHODS}
     curves = {m: np.array([closed_form(m, s, **args)[key] for s in grid]) for m in METHODS}
-    return {"methods": methods, "sigma_grid": grid, "curves": curves, "bayes": ndtr(beta / grid), "test_key": key,
+    return {"methods": methods, "sigma_grid": grid, "curves": curves, "bayes": ndtr(mu_core / grid), "test_key": key,
             "settings": dict(sigma_core=sigma_core, test=test, **args)}
 
 
@@ -377,11 +381,11 @@ def infonce_study(configs: dict, *, n: int = 5000, n_test: int = 20000, seed: in
     for name, cfg in configs.items():
         cfg = dict(cfg)
         method = cfg.pop("method", "mmcl")
-        sets[name] = draw_sets(method, n=n, n_test=n_test, seed=seed, **cfg) + (cfg.get("beta", 1.0),)
+        sets[name] = draw_sets(method, n=n, n_test=n_test, seed=seed, **cfg) + (cfg.get("mu_core", 1.0),)
     Ms = infonce_fit([train for train, _, _ in sets.values()], rank=rank, seed=seed, device=device, **fit)
-    return {name: {"infonce": score_mmcl(M, train, tests, beta=beta),
-                   "linear": score_mmcl(fit_mmcl(train["x_img"], train["x_txt"]), train, tests, beta=beta)}
-            for M, (name, (train, tests, beta)) in zip(Ms, sets.items())}
+    return {name: {"infonce": score_mmcl(M, train, tests, mu_core=mu_core),
+                   "linear": score_mmcl(fit_mmcl(train["x_img"], train["x_txt"]), train, tests, mu_core=mu_core)}
+            for M, (name, (train, tests, mu_core)) in zip(Ms, sets.items())}
 
 
 def infonce_lookup(study: dict, config: str) -> dict:

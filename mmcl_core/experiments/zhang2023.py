@@ -2,7 +2,8 @@
 positive pairs, and why captions make better positives than augmentations.
 
 The finite latent models (a random joint distribution, the class-noise caption model and the style-confounded
-model) live in :mod:`mmcl_core.data.finite_models` and are re-exported here. The project's notes (docs/papers/zhang2023.md) reconstruct the paper's
+model) live in :mod:`mmcl_core.data.finite_models` and are re-exported here. The project's notes
+(docs/papers/zhang2023.md) reconstruct the paper's
 theorems from its abstract and code; notebooks say so where they state them.
 """
 
@@ -32,39 +33,41 @@ __all__ = ["random_joint", "class_noise_model", "class_noise_phi", "style_confou
            "spectral_loss", "factorisation_gap", "optimal_embeddings"]
 
 
-def style_confounded(r: int = 3, S: int = 3, m: int = 4, eta_style: float = 0.15, eta_cls: float = 0.02,
-                     eps: float = 0.05, gamma: float = 0.0, T: int = 1, k: int | None = None,
+def style_confounded(n_classes: int = 3, n_styles: int = 3, n_instances: int = 4, aug_style: float = 0.15,
+                     aug_cls: float = 0.02, eps: float = 0.05, q_style: float = 0.0, n_templates: int = 1,
+                     rank: int | None = None,
                      bound: str = "2phi/lambda") -> dict:
     """SSCL's augmentation graph against MMCL's text-induced graph on the style-confounded model.
 
-    Reproduces: Zhang et al. 2023, Result E — consistency (phi) and diversity (lambda_{k+1}) decide the
+    Reproduces: Zhang et al. 2023, Result E — consistency (phi) and diversity (lambda_{r+1}) decide the
     bound, and captions beat augmentations when they ignore the nuisance (Results C, E).
 
     Args:
-        r, S, m, T: classes, styles, instances per (class, style), caption templates.
-        eta_style: SSCL augmentation mass moved to same-style images (the cross-class cue).
-        eta_cls: SSCL augmentation mass moved to same-class images.
+        n_classes, n_styles, n_instances, n_templates: classes, styles, instances per (class, style), caption templates.
+        aug_style: SSCL augmentation mass moved to same-style images (the cross-class cue).
+        aug_cls: SSCL augmentation mass moved to same-class images.
         eps: caption class noise.
-        gamma: probability that captions name the style (the nuisance).
-        k: feature dimension (default r).
+        q_style: probability that captions name the style (the nuisance).
+        rank: feature dimension (default n_classes).
         bound: one of ``graphs.BOUND_VARIANTS``. The alpha variants use the label-recoverability error alpha: for
             MMCL the probability that an image's label differs from its caption's, Pr_P[y(x_v) != y_L(x_l)]; for SSCL
             the probability that a view's label differs from its natural image's (phi <= 2 alpha for both).
 
     Returns:
-        ``{"sscl": {...}, "mmcl": {...}}``, each with ``phi``, ``diversity``, ``lambda_k1``, ``bound``,
-        ``probe_error`` and ``eigenvalues``; plus ``W_sscl``, ``W_mmcl``, ``labels``, ``k``.
+        ``{"sscl": {...}, "mmcl": {...}}``, each with ``phi``, ``diversity``, ``lambda_r1``, ``bound``,
+        ``probe_error`` and ``eigenvalues``; plus ``W_sscl``, ``W_mmcl``, ``labels``, ``rank``.
     """
     if bound not in BOUND_VARIANTS:
         raise ValueError(f"bound must be one of {BOUND_VARIANTS}, got {bound!r}")
-    model = style_confounded_model(r, S, m, eta_style, eta_cls, eps, gamma, T)
-    k = r if k is None else check_int("k", k, low=1, high=len(model["labels"]) - 1)
-    out = {"k": k, "labels": model["labels"], "W_sscl": model["W_sscl"], "W_mmcl": model["W_mmcl"]}
+    model = style_confounded_model(n_classes, n_styles, n_instances, aug_style, aug_cls, eps, q_style, n_templates)
+    rank = n_classes if rank is None else check_int("rank", rank, low=1, high=len(model["labels"]) - 1)
+    out = {"rank": rank, "labels": model["labels"], "W_sscl": model["W_sscl"], "W_mmcl": model["W_mmcl"]}
     y = model["labels"]
     alphas = {"sscl": float(np.sum(model["aug"] / len(y) * (y[:, None] != y[None, :]))),
               "mmcl": float(np.sum(model["P"] * (y[:, None] != model["text_labels"][None, :])))}
     for name in ("sscl", "mmcl"):
-        out[name] = {**graph_summary(model[f"W_{name}"], y, k, alpha=alphas[name], bound=bound), "alpha": alphas[name]}
+        summary = graph_summary(model[f"W_{name}"], y, rank, alpha=alphas[name], bound=bound)
+        out[name] = {**summary, "alpha": alphas[name]}
     return out
 
 
@@ -90,20 +93,21 @@ def factorisation_gap(P, F_V, F_L) -> float:
     return abs(spectral_loss(P, F_V, F_L) - rhs)
 
 
-def optimal_embeddings(P, k: int) -> dict:
+def optimal_embeddings(P, rank: int) -> dict:
     """The closed-form minimiser of L_MM: ``f_V(x) = Sigma_k^{1/2} U_k[x]^T / sqrt(P_V(x))`` (and for texts).
 
     Returns:
-        dict with ``F_V`` (|X_V|, k), ``F_L`` (|X_L|, k), ``min_loss`` = -sum_{i<=k} sigma_i^2,
+        dict with ``F_V`` (|X_V|, rank), ``F_L`` (|X_L|, rank), ``min_loss`` = -sum_{i<=r} sigma_i^2,
         ``singular_values`` (all, descending).
     """
     A = normalized_cooccurrence(np.asarray(P, dtype=np.float64))
-    k = check_int("k", k, low=1, high=min(A.shape))
+    rank = check_int("rank", rank, low=1, high=min(A.shape))
     U, s, Vt = np.linalg.svd(A)
-    root = np.sqrt(s[:k])
+    root = np.sqrt(s[:rank])
     P = np.asarray(P, dtype=np.float64)
-    return {"F_V": U[:, :k] * root / np.sqrt(P.sum(1))[:, None], "F_L": Vt[:k].T * root / np.sqrt(P.sum(0))[:, None],
-            "min_loss": float(-np.sum(s[:k] ** 2)), "singular_values": s}
+    return {"F_V": U[:, :rank] * root / np.sqrt(P.sum(1))[:, None],
+            "F_L": Vt[:rank].T * root / np.sqrt(P.sum(0))[:, None],
+            "min_loss": float(-np.sum(s[:rank] ** 2)), "singular_values": s}
 
 
 def _subspace_overlap(F, U) -> float:
@@ -113,7 +117,7 @@ def _subspace_overlap(F, U) -> float:
     return float(np.sum((U.T @ Q) ** 2))
 
 
-def train_spectral_tables(P, k: int, *, steps: int = 3000, lr: float = 0.3, batch_size: int | None = None,
+def train_spectral_tables(P, rank: int, *, steps: int = 3000, lr: float = 0.3, batch_size: int | None = None,
                           seed: int = 0) -> dict:
     """Gradient descent (full batch) or minibatch SGD on free embedding tables with L_MM.
 
@@ -122,22 +126,22 @@ def train_spectral_tables(P, k: int, *, steps: int = 3000, lr: float = 0.3, batc
     uses an unbiased estimate from ``batch_size`` positive pairs ~ P and as many independent pairs
     ~ P_V x P_L, and the learning rate decays as 1/sqrt(t).
 
-    Reproduces: Zhang et al. 2023, gradient descent reaches -sum_{i<=k} sigma_i^2 and the top-k
+    Reproduces: Zhang et al. 2023, gradient descent reaches -sum_{i<=r} sigma_i^2 and the top-r
     subspace (Result B).
 
     Returns:
         dict with ``loss`` (per-step population L_MM, every ``steps // 100`` steps), ``final_loss``,
-        ``min_loss``, ``rel_gap``, ``overlap`` (subspace overlap with U_k, max k), ``F_V``, ``F_L``.
+        ``min_loss``, ``rel_gap``, ``overlap`` (subspace overlap with U_r, max r), ``F_V``, ``F_L``.
     """
     P = np.asarray(P, dtype=np.float64)
     A = normalized_cooccurrence(P)
-    k = check_int("k", k, low=1, high=min(A.shape))
+    rank = check_int("rank", rank, low=1, high=min(A.shape))
     steps = check_int("steps", steps, low=1)
     lr = check_real("lr", lr, low=0.0, low_open=True)
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     p_v, p_l = P.sum(1), P.sum(0)
-    Fv = 0.1 * rng.standard_normal((A.shape[0], k))
-    Fl = 0.1 * rng.standard_normal((A.shape[1], k))
+    Fv = 0.1 * rng.standard_normal((A.shape[0], rank))
+    Fl = 0.1 * rng.standard_normal((A.shape[1], rank))
     flat = P.ravel()
     record_every = max(steps // 100, 1)
     losses = []
@@ -160,15 +164,15 @@ def train_spectral_tables(P, k: int, *, steps: int = 3000, lr: float = 0.3, batc
         if t % record_every == 0 or t == steps - 1:
             losses.append(float(np.sum((A - Fv @ Fl.T) ** 2) - np.sum(A ** 2)))
     U, s, _ = np.linalg.svd(A)
-    min_loss = float(-np.sum(s[:k] ** 2))
+    min_loss = float(-np.sum(s[:rank] ** 2))
     F_V, F_L = Fv / np.sqrt(p_v)[:, None], Fl / np.sqrt(p_l)[:, None]
     final = spectral_loss(P, F_V, F_L)
     return {"loss": np.array(losses), "final_loss": final, "min_loss": min_loss,
-            "rel_gap": abs(final - min_loss) / abs(min_loss), "overlap": _subspace_overlap(Fv, U[:, :k]),
+            "rel_gap": abs(final - min_loss) / abs(min_loss), "overlap": _subspace_overlap(Fv, U[:, :rank]),
             "F_V": F_V, "F_L": F_L}
 
 
-def train_infonce_tables(P, k: int, temperature: float, *, steps: int = 3000, lr: float = 0.05,
+def train_infonce_tables(P, rank: int, temperature: float, *, steps: int = 3000, lr: float = 0.05,
                          normalize: bool = True, seed: int = 0) -> dict:
     """Full-batch gradient descent (Adam) on the population symmetric InfoNCE loss with free tables.
 
@@ -177,25 +181,26 @@ def train_infonce_tables(P, k: int, temperature: float, *, steps: int = 3000, lr
     from the marginals (a population batch). Without normalisation the temperature is absorbed by
     the scale of free tables; with it, tau bounds the similarity range and changes the optimum. The
     optimum tracks the pointwise mutual information, not the normalised co-occurrence, so its image
-    subspace differs from the top-k singular subspace of the spectral loss.
+    subspace differs from the top-r singular subspace of the spectral loss.
 
     Returns:
-        dict with ``final_loss``, ``residual`` = sqrt(k - overlap): the part of U_k (top-k singular subspace
+        dict with ``final_loss``, ``residual`` = sqrt(rank - overlap): the part of U_r (top-r singular subspace
         of the normalised co-occurrence) outside the density-weighted learned image features (the sin-Theta
-        distance when those have rank k; normalised features may have lower rank), ``overlap``, ``rank``,
+        distance when those have rank r; normalised features may have lower rank), ``overlap``, ``feature_rank``
+        (numerical rank of the weighted features),
         ``F_V``, ``F_L``.
     """
     import torch
 
     P = np.asarray(P, dtype=np.float64)
     A = normalized_cooccurrence(P)
-    k = check_int("k", k, low=1, high=min(A.shape))
+    rank = check_int("rank", rank, low=1, high=min(A.shape))
     temperature = check_real("temperature", temperature, low=0.0, low_open=True)
     gen = torch.Generator().manual_seed(check_int("seed", seed, low=0))
     Pt = torch.as_tensor(P)
     log_pv, log_pl = Pt.sum(1).log(), Pt.sum(0).log()
-    Fv = (0.1 * torch.randn(P.shape[0], k, generator=gen, dtype=torch.float64)).requires_grad_(True)
-    Fl = (0.1 * torch.randn(P.shape[1], k, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    Fv = (0.1 * torch.randn(P.shape[0], rank, generator=gen, dtype=torch.float64)).requires_grad_(True)
+    Fl = (0.1 * torch.randn(P.shape[1], rank, generator=gen, dtype=torch.float64)).requires_grad_(True)
     opt = torch.optim.Adam([Fv, Fl], lr=check_real("lr", lr, low=0.0, low_open=True))
     for _ in range(check_int("steps", steps, low=1)):
         Ev, El = (torch.nn.functional.normalize(Fv, dim=1), torch.nn.functional.normalize(Fl, dim=1)) if normalize \
@@ -207,16 +212,16 @@ def train_infonce_tables(P, k: int, temperature: float, *, steps: int = 3000, lr
         opt.zero_grad()
         loss.backward()
         opt.step()
-    U = np.linalg.svd(A)[0][:, :k]
+    U = np.linalg.svd(A)[0][:, :rank]
     F_V = (torch.nn.functional.normalize(Fv, dim=1) if normalize else Fv).detach().numpy()
     F_L = (torch.nn.functional.normalize(Fl, dim=1) if normalize else Fl).detach().numpy()
     weighted = np.sqrt(P.sum(1))[:, None] * F_V
     overlap = _subspace_overlap(weighted, U)
-    return {"final_loss": loss.item(), "residual": float(np.sqrt(max(k - overlap, 0.0))), "overlap": overlap,
-            "rank": int(np.linalg.matrix_rank(weighted)), "F_V": F_V, "F_L": F_L}
+    return {"final_loss": loss.item(), "residual": float(np.sqrt(max(rank - overlap, 0.0))), "overlap": overlap,
+            "feature_rank": int(np.linalg.matrix_rank(weighted)), "F_V": F_V, "F_L": F_L}
 
 
-def mmcl_sscl_equivalence(P, labels, k: int) -> dict:
+def mmcl_sscl_equivalence(P, labels, rank: int) -> dict:
     """MMCL on P against SSCL on the text-induced image graph: same spectrum, subspace and probe error.
 
     Reproduces: Zhang et al. 2023, Result D: eig(A A^T) = sigma^2, and the MMCL image
@@ -233,9 +238,9 @@ def mmcl_sscl_equivalence(P, labels, k: int) -> dict:
     A = normalized_cooccurrence(P)
     s = np.linalg.svd(A, compute_uv=False)
     eig = np.sort(np.linalg.eigvalsh(A @ A.T))[::-1][: len(s)]
-    opt = optimal_embeddings(P, k)
+    opt = optimal_embeddings(P, rank)
     W = induced_image_graph(P)
-    spec = spectral_features(W, k)
+    spec = spectral_features(W, rank)
     p_v = P.sum(1)
     return {
         "eig_error": float(np.max(np.abs(eig - s ** 2))),
@@ -248,12 +253,12 @@ def mmcl_sscl_equivalence(P, labels, k: int) -> dict:
 def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/lambda", side: str = "image") -> dict:
     """The generalisation bound against the actual probe error on random labelled instances.
 
-    Each instance draws r classes, images and captions per class, a class-noise level and a random
-    joint distribution concentrated within classes (so the bound is informative), and k in [r, 2r).
+    Each instance draws K classes (n_classes), images and captions per class, a class-noise level and a random
+    joint distribution concentrated within classes (so the bound is informative), and the rank in [K, 2K).
     ``alpha`` (for the alpha variants) is Pr_P[y(x_v) != y_L(x_l)], the probability that an image's and its
     caption's labels differ.
 
-    Reproduces: Zhang et al. 2023, Result C: E(f_V*) <= 2 phi / lambda_{k+1} (reconstructed; docs/papers/zhang2023.md);
+    Reproduces: Zhang et al. 2023, Result C: E(f_V*) <= 2 phi / lambda_{r+1} (reconstructed; docs/papers/zhang2023.md);
     with ``side="text"``, Result F: the same bound for the text encoder on the text-induced graph P^T D_V^-1 P.
 
     Returns:
@@ -266,20 +271,20 @@ def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/la
     rng = np.random.default_rng(check_int("seed", seed, low=0))
     actual, bounds = np.empty(n_instances), np.empty(n_instances)
     for i in range(n_instances):
-        r = int(rng.integers(2, 6))
+        K = int(rng.integers(2, 6))
         per_v, per_l = rng.integers(1, 5, size=2)
-        labels_v, labels_l = np.repeat(np.arange(r), per_v), np.repeat(np.arange(r), per_l)
+        labels_v, labels_l = np.repeat(np.arange(K), per_v), np.repeat(np.arange(K), per_l)
         eps = rng.uniform(0, 0.6)
-        affinity = (1 - eps) * (labels_v[:, None] == labels_l[None, :]) + eps / r
+        affinity = (1 - eps) * (labels_v[:, None] == labels_l[None, :]) + eps / K
         P = affinity * rng.random((len(labels_v), len(labels_l))) ** 2 + 1e-9
         P /= P.sum()
         alpha = float(np.sum(P * (labels_v[:, None] != labels_l[None, :])))
         if side == "text":  # Result F: the roles of the modalities swapped
             P, labels_v = P.T, labels_l
         W = induced_image_graph(P)
-        k = int(min(rng.integers(r, 2 * r), len(labels_v) - 1)) if len(labels_v) > r else r
-        k = max(1, min(k, len(labels_v)))
-        summary = graph_summary(W, labels_v, k, alpha=alpha, bound=bound)
+        rank = int(min(rng.integers(K, 2 * K), len(labels_v) - 1)) if len(labels_v) > K else K
+        rank = max(1, min(rank, len(labels_v)))
+        summary = graph_summary(W, labels_v, rank, alpha=alpha, bound=bound)
         actual[i], bounds[i] = summary["probe_error"], summary["bound"]
     finite = np.isfinite(bounds) & (bounds > 0)
     ratio = np.where(finite, actual / np.where(finite, bounds, 1.0), 0.0)
@@ -287,24 +292,21 @@ def bound_validity(n_instances: int = 1000, seed: int = 0, bound: str = "2phi/la
             "worst_ratio": float(ratio.max()), "n_informative": int(np.sum(bounds < 1))}
 
 
-# --- CLIP-guided resampling on real data (Table 1 proxy) -------------------------------------------
-
-
-def bound_sweep(eps_values=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6), k_values=(1, 2, 3, 4, 6), **model) -> dict:
-    """Bound and actual probe error of both graphs of the style-confounded model over caption noise and k.
+def bound_sweep(eps_values=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6), rank_values=(1, 2, 3, 4, 6), **model) -> dict:
+    """Bound and actual probe error of both graphs of the style-confounded model over caption noise and rank.
 
     Returns:
-        dict with ``eps`` (E,), ``k`` (K,), and for "sscl" and "mmcl" arrays ``bound`` and ``probe_error`` of
+        dict with ``eps`` (E,), ``rank`` (K,), and for "sscl" and "mmcl" arrays ``bound`` and ``probe_error`` of
         shape (E, K); ``valid`` (all actual <= bound).
     """
-    eps_values, k_values = list(eps_values), list(k_values)
-    out = {"eps": np.array(eps_values, float), "k": np.array(k_values)}
+    eps_values, rank_values = list(eps_values), list(rank_values)
+    out = {"eps": np.array(eps_values, float), "rank": np.array(rank_values)}
     for name in ("sscl", "mmcl"):
-        out[name] = {"bound": np.empty((len(eps_values), len(k_values))), "probe_error": np.empty((len(eps_values),
-                                                                                                   len(k_values)))}
+        out[name] = {"bound": np.empty((len(eps_values), len(rank_values))), "probe_error": np.empty((len(eps_values),
+                                                                                                   len(rank_values)))}
     for i, eps in enumerate(eps_values):
-        for j, k in enumerate(k_values):
-            res = style_confounded(**{**model, "eps": eps, "k": k})
+        for j, rank in enumerate(rank_values):
+            res = style_confounded(**{**model, "eps": eps, "rank": rank})
             for name in ("sscl", "mmcl"):
                 out[name]["bound"][i, j] = res[name]["bound"]
                 out[name]["probe_error"][i, j] = res[name]["probe_error"]

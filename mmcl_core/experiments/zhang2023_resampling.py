@@ -1,7 +1,7 @@
 """Zhang, Wang & Wang (ICML 2023), Table 1 on a digits proxy: CLIP-guided resampling for SimCLR with a
 caption-trained teacher, its ablations, the widget's grid, and what predicts the gain.
 
-Re-exported by :mod:`mmcl_core.experiments.zhang2023`; the losses are :mod:`mmcl_core.resampling`. The project's
+Re-exported by :mod:`mmcl_core.experiments.zhang2023`; the losses are :func:`mmcl_core.losses.resampled_nt_xent`. The project's
 notes: docs/papers/zhang2023.md, "The experiment".
 """
 
@@ -81,7 +81,7 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
     :func:`resampling_runs`, which trains several methods side by side.
 
     Args:
-        method: one of :data:`mmcl_core.resampling.METHODS`.
+        method: one of :data:`mmcl_core.losses.RESAMPLING_METHODS`.
         teacher: one of ``TEACHERS`` (ignored for "simclr").
         background_strength: intensity of the class-independent background nuisance.
         epochs, batch_size, temperature: SimCLR schedule (batch of 2 x batch_size views); a teacher trained here
@@ -106,7 +106,8 @@ def resampling_run(method: str = "simclr", teacher: str = "clip", *, background_
 
 
 def _check_run_spec(spec, batch_size: int) -> tuple:
-    from ..resampling import DEFAULT_RATIOS, METHODS
+    from ..losses import RESAMPLING_METHODS as METHODS
+    from ..losses import RESAMPLING_RATIOS as DEFAULT_RATIOS
 
     if not isinstance(spec, (tuple, list)) or len(spec) != 5:
         raise ValueError(f"each run must be (method, teacher, ratio, top_k, as_released), got {spec!r}")
@@ -176,7 +177,7 @@ def _recorded_pair_loss(specs: list, teachers: dict, train: dict, temperature: f
     student's own top-1."""
     import torch
 
-    from ..resampling import resampled_nt_xent
+    from ..losses import resampled_nt_xent
 
     labels_t = torch.as_tensor(train["labels"])
     backgrounds_t = torch.as_tensor(train["background_ids"]) if train.get("background_ids") is not None else None
@@ -232,7 +233,7 @@ def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_stren
     """
     from tqdm.auto import tqdm
 
-    from ..resampling import METHODS
+    from ..losses import RESAMPLING_METHODS as METHODS
     from .real_data import digit_pairs, evaluate_tower
 
     specs = {method: (method, teacher, None, 1, True) for method in METHODS}  # table row -> run
@@ -316,7 +317,7 @@ def resampling_grid(background_strengths=(0.4, 0.8), *, seed: int = 0, epochs: i
 def resampling_key(method: str, teacher: str, background_strength: float, ratio, top_k: int, as_released: bool) -> str:
     """The grid key of one run; options that do not apply to ``method`` are normalised away and a drop
     method's ``ratio=None`` means its official default."""
-    from ..resampling import DEFAULT_RATIOS
+    from ..losses import RESAMPLING_RATIOS as DEFAULT_RATIOS
 
     if method in DEFAULT_RATIOS and ratio is None:
         ratio = DEFAULT_RATIOS[method]

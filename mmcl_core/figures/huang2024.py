@@ -15,7 +15,7 @@ def plot_figure1(single: dict, multi: dict):
 
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     panels = (("loss", "training loss"), ("ood_accuracy", "OOD test accuracy"),
-              ("signal_max", "signal learning max_r |γ_r|"), ("noise_max", "noise memorisation max ρ_{r,i}"))
+              ("signal_max", "signal learning max_h |γ_h|"), ("noise_max", "noise memorisation max ω_{h,i}"))
     for ax, (key, label) in zip(axes, panels):
         for res, name, color in ((single, "single-modal", "tab:red"), (multi, "multi-modal", "tab:blue")):
             h = res["history"]
@@ -41,8 +41,12 @@ def plot_phase_diagram(phase: dict, *, windows: bool = True):
     for c, row in zip(phase["c_mu"], phase["multi"]):
         ax.semilogx(x, row.mean(1), "s-", label=f"multi-modal, C_μ = {c:g}")
     if windows:
-        ax.axvspan(x.min(), 1.8, color="tab:red", alpha=0.06, label="single fails if n·SNR² ≤ 1.8 (sufficient)")
-        ax.axvspan(1.7, x.max(), color="tab:blue", alpha=0.06, label="multi succeeds if ≥ 1.7, C_μ > 2.66 (sufficient)")
+        w = phase["proof_windows"]
+        ax.axvspan(x.min(), w["single_fails_at_most"], color="tab:red", alpha=0.06,
+                   label=f"single fails if n·SNR² ≤ {w['single_fails_at_most']:g} (sufficient)")
+        ax.axvspan(w["multi_succeeds_at_least"], x.max(), color="tab:blue", alpha=0.06,
+                   label=f"multi succeeds if ≥ {w['multi_succeeds_at_least']:g}, "
+                         f"C_μ > {w['c_mu_above']:g} (sufficient)")
     ax.axhline(0.8, color="grey", ls=":", lw=0.8)
     ax.set_xlabel("n · SNR²")
     ax.set_ylabel("OOD accuracy")
@@ -59,7 +63,7 @@ def plot_phase_heatmap(result: dict):
     import numpy as np
 
     phase = result["phase"]
-    gap = phase["multi"].mean(2) - phase["single"].mean(1)[None, :]
+    gap = phase["gap"]
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     fig.subplots_adjust(left=0.14, right=0.95, bottom=0.16, top=0.84)
     # Redrawn on every widget move: no colorbar, at most 6 tick labels per axis (text layout dominates the cost).
@@ -75,8 +79,9 @@ def plot_phase_heatmap(result: dict):
     return fig
 
 
-_COLORED_NAMES = {"single": "SimCLR", "multi_ideal_digit": "ideal:\ndigit", "multi_ideal_digit_colour": "ideal:\ndigit+colour",
-                  "multi_minilm_digit": "MiniLM:\ndigit", "multi_minilm_digit_colour": "MiniLM:\ndigit+colour"}
+_COLORED_NAMES = {"single": "SimCLR", "multi_ideal_digit": "ideal:\ndigit",
+                  "multi_ideal_digit_color": "ideal:\ndigit+colour",
+                  "multi_minilm_digit": "MiniLM:\ndigit", "multi_minilm_digit_color": "MiniLM:\ndigit+colour"}
 
 
 def plot_colored_digits(summary: dict, *, paper: dict | None = None):
@@ -94,7 +99,7 @@ def plot_colored_digits(summary: dict, *, paper: dict | None = None):
                                            "seed(s); paper's bars are ColoredMNIST")
 
 
-_CMNIST_NAMES = {"single": "SimCLR", "multi_digit_colour": "caption:\ndigit+colour", "multi_digit": "caption:\ndigit",
+_CMNIST_NAMES = {"single": "SimCLR", "multi_digit_color": "caption:\ndigit+colour", "multi_digit": "caption:\ndigit",
                  "multi_minilm": "MiniLM:\ndigit+colour"}
 
 

@@ -55,7 +55,8 @@ def plot_xue_closed_panel(result: dict):
     ax.set_xlabel("core spread σ_core")
     ax.set_ylabel(_TEST_LABELS[key])
     st = result["settings"]
-    ax.set_title(f"p_train={st['p_train']:g}, σ_spu={st['sigma_spu']:g}, β={st['beta']:g}, α={st['alpha']:g}, "
+    ax.set_title(f"p_train={st['p_train']:g}, σ_spu={st['sigma_spu']:g}, μ_core={st['mu_core']:g}, "
+                 f"μ_spu={st['mu_spu']:g}, "
                  f"q_core={st['q_core']:g}", fontsize=9)
     ax.legend(fontsize=7, loc="lower left")
     return fig
@@ -136,9 +137,8 @@ def plot_ingredients(study: dict):
     names = study["ingredients"]
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(names) + 1.2))
     for i, name in enumerate(names):
-        gaps = np.asarray(study["gap"][name])
-        color = "tab:blue" if gaps.mean() > 0 else "tab:red"
-        ax.barh(i, gaps.mean(), color=color, alpha=0.6)
+        gaps, mean = np.asarray(study["gap"][name]), study["gap_mean"][name]
+        ax.barh(i, mean, color="tab:blue" if mean > 0 else "tab:red", alpha=0.6)
         ax.plot(gaps, np.full(len(gaps), i), "k.", ms=4)
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(names)), names, fontsize=8)

@@ -28,21 +28,21 @@ def plot_style_confounded(result: dict):
         for b in range(n_per_class, len(result["labels"]), n_per_class):
             ax.axhline(b - 0.5, color="tab:red", lw=0.6)
             ax.axvline(b - 0.5, color="tab:red", lw=0.6)
-    k = result["k"]
+    rank = result["rank"]
     for name, color in (("sscl", "tab:orange"), ("mmcl", "tab:blue")):
-        ev = result[name]["eigenvalues"][: min(3 * k, len(result[name]["eigenvalues"]))]
+        ev = result[name]["eigenvalues"][: min(3 * rank, len(result[name]["eigenvalues"]))]
         axes[2].plot(range(1, len(ev) + 1), ev, "o-", ms=3, color=color, label=name.upper())
-    axes[2].axvline(k + 0.5, color="grey", ls=":", lw=1)
+    axes[2].axvline(rank + 0.5, color="grey", ls=":", lw=1)
     axes[2].set_title("eigenvalues of the normalised graph", fontsize=10)
-    axes[2].set_xlabel("index (dotted: k)")
+    axes[2].set_xlabel("index (dotted: r)")
     axes[2].legend(fontsize=8, loc="upper right")
-    keys = ("phi", "diversity", "lambda_k1", "bound", "probe_error")
+    keys = ("phi", "diversity", "lambda_r1", "bound", "probe_error")
     x = np.arange(len(keys))
     for offset, name, color in ((-0.2, "sscl", "tab:orange"), (0.2, "mmcl", "tab:blue")):
         vals = [min(result[name][key], 2.0) for key in keys]
         bars = axes[3].bar(x + offset, vals, width=0.4, color=color, label=name.upper())
         axes[3].bar_label(bars, fmt="%.2f", fontsize=7)
-    axes[3].set_xticks(x, ["φ", "diversity", "λ_{k+1}", "bound", "probe err"], fontsize=9)
+    axes[3].set_xticks(x, ["φ", "diversity", "λ_{r+1}", "bound", "probe err"], fontsize=9)
     axes[3].set_ylim(0, 2.15)
     axes[3].set_title("consistency, diversity, bound (clipped at 2)", fontsize=10)
     axes[3].legend(fontsize=8, loc="upper right")
@@ -62,7 +62,7 @@ def plot_bound_scatter(result: dict):
     bound = np.minimum(result["bound"], 2.0)
     ax.scatter(bound, result["actual"], s=6, alpha=0.5)
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="actual = bound")
-    ax.set_xlabel("bound 2φ/λ_{k+1} (clipped at 2)")
+    ax.set_xlabel("bound 2φ/λ_{r+1} (clipped at 2)")
     ax.set_ylabel("actual probe error")
     ax.set_title(f"{len(bound)} random instances: {100 * result['valid_fraction']:.1f}% valid", fontsize=10)
     ax.legend(fontsize=8)

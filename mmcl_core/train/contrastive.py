@@ -291,7 +291,7 @@ def train_simclr_shared_views(towers: list, images, *, pair_loss=None, epochs: i
     the same augmented views (drawn once per step for all of them), its own parameters and loss. The towers'
     parameters are stacked (``torch.func.stack_module_state``) and evaluated under ``torch.vmap``; the losses are
     summed, so each tower gets its own gradient, and AdamW is elementwise: tower m's updates equal a separate run's up
-    to float rounding. This is how one table of resampling methods (:mod:`mmcl_core.resampling`) trains its
+    to float rounding. This is how one table of resampling methods (:func:`mmcl_core.losses.resampled_nt_xent`) trains its
     students: one augmentation and one teacher pass per step instead of one per method.
 
     Args:

@@ -1,5 +1,6 @@
 """Huang et al. (NeurIPS 2024): full-batch gradient descent of the two-patch ReLU encoders, many models at once in the
-exact signal-noise coordinates (gamma, rho) (:func:`train_batched`), and the d-dimensional autograd version that checks
+exact signal-noise coordinates (gamma, omega) (:func:`train_batched`), and the d-dimensional autograd version that
+checks
 it (:func:`train_direct`). The data come from :func:`mmcl_core.data.two_patch.draw_grams`; the project's notes:
 docs/papers/huang2024.md.
 """
@@ -31,16 +32,16 @@ def _stack(draws, side, key):
     return torch.stack([dr[side][key] for dr in draws])
 
 
-def _inner(q, gamma, rho):
-    """<w_r, v> for every neuron and query: (B, m, k) from A0 (B, m, k), a (B, k), X (B, n, k)."""
-    A0, a, X = q
-    return A0 + gamma[:, :, None] * a[:, None, :] + rho @ X
+def _inner(query, gamma, omega):
+    """<w_h, v> for every neuron and query: (B, m, k) from A0 (B, m, k), a (B, k), X (B, n, k)."""
+    A0, a, X = query
+    return A0 + gamma[:, :, None] * a[:, None, :] + omega @ X
 
 
 def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs: int = 200,
                   temperature: float = 0.1, negatives: str = "opposite", track_every: int = 10,
                   probe: str = "ood", device: str = "auto", dtype: str = "float64") -> dict:
-    """Full-batch GD of many models at once, in the exact signal-noise coordinates (gamma, rho).
+    """Full-batch GD of many models at once, in the exact signal-noise coordinates (gamma, omega).
 
     Args:
         draws: list of :func:`draw_grams` dicts with equal shapes (one per model; same ``mode``).
@@ -51,14 +52,14 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
         dtype: ``"float64"`` (theory checks, the default) or ``"float32"`` (about twice as fast; for sweeps).
 
     Returns:
-        dict with per-step ``loss``, ``signal_max`` (max_r |gamma_r|), ``signal_mean``, ``noise_max`` (max rho),
-        ``noise_mean`` (mean of the positive rho), ``log_signal``/``log_noise`` (log max_r |<w_r, mu>|, log max
-        <w_r, xi_i>) — each (B, epochs + 1); ``probe_steps`` and ``ood_accuracy`` (B, K); ``sign_flips`` (B,) neurons
-        whose sign(<w_r, mu>) at the end differs from the start, among those the sign-invariance lemmas cover (all
-        neurons for single; for multi those with sign<w_r, mu> = sign<w~_r, mu~> at the start, Lemma D.3);
+        dict with per-step ``loss``, ``signal_max`` (max_h |gamma_h|), ``signal_mean``, ``noise_max`` (max omega),
+        ``noise_mean`` (mean of the positive omega), ``log_signal``/``log_noise`` (log max_h |<w_h, mu>|, log max
+        <w_h, xi_i>) — each (B, epochs + 1); ``probe_steps`` and ``ood_accuracy`` (B, K); ``sign_flips`` (B,) neurons
+        whose sign(<w_h, mu>) at the end differs from the start, among those the sign-invariance lemmas cover (all
+        neurons for single; for multi those with sign<w_h, mu> = sign<w~_h, mu~> at the start, Lemma D.3);
         ``inactive_memorised`` (B,) count of (r, i) with
-        <w_r(0), xi_i> < 0 whose rho became non-zero; ``sign_agreement`` (B, epochs + 1) fraction of neurons with
-        sign<w_r, mu> = sign<w~_r, mu~> (multi); ``seconds``.
+        <w_h(0), xi_i> < 0 whose omega became non-zero; ``sign_agreement`` (B, epochs + 1) fraction of neurons with
+        sign<w_h, mu> = sign<w~_h, mu~> (multi); ``seconds``.
     """
     import torch
 
@@ -90,17 +91,17 @@ def train_batched(draws: list, *, mode: str = "multi", lr: float = 0.01, epochs:
         if t == epochs:
             break
         gd.step(grads, eta)
-    gamma, rho = gd.state["image"]
+    gamma, omega = gd.state["image"]
     P, _ = gd.acts("image")
     return {**{k: v.numpy() for k, v in hist.items()}, "probe_steps": np.array(probe_steps),
             "ood_accuracy": np.stack(ood, 1),
             "sign_flips": ((torch.sign(P) != gd.sign0) & gd.covered).sum(1).cpu().numpy(),
-            "inactive_memorised": ((rho != 0) & gd.inactive0).sum((1, 2)).cpu().numpy(),
-            "gamma": gamma.cpu().numpy(), "rho": rho.cpu().numpy(), "seconds": time.perf_counter() - start}
+            "inactive_memorised": ((omega != 0) & gd.inactive0).sum((1, 2)).cpu().numpy(),
+            "gamma": gamma.cpu().numpy(), "omega": omega.cpu().numpy(), "seconds": time.perf_counter() - start}
 
 
 class _SignalNoiseGD:
-    """The state of :func:`train_batched`: the drawn Gram matrices, the coordinates (gamma, rho) of each side, and
+    """The state of :func:`train_batched`: the drawn Gram matrices, the coordinates (gamma, omega) of each side, and
     the loss, gradient factors, probe and update of one full-batch step."""
 
     def __init__(self, draws, mode, negatives, probe, tau, dev, dt):
@@ -135,9 +136,9 @@ class _SignalNoiseGD:
         self.sign0 = self.covered = None
 
     def acts(self, side):
-        gamma, rho = self.state[side]
-        P = _inner(self.G[side]["mu"], gamma, rho)[:, :, 0]  # (B, m) <w_r, mu>
-        Q = _inner(self.G[side]["xi"], gamma, rho)  # (B, m, n) <w_r, xi_i>
+        gamma, omega = self.state[side]
+        P = _inner(self.G[side]["mu"], gamma, omega)[:, :, 0]  # (B, m) <w_h, mu>
+        Q = _inner(self.G[side]["xi"], gamma, omega)  # (B, m, n) <w_h, xi_i>
         return P, Q
 
     def weights_from(self, S_pos, S_mat):
@@ -185,12 +186,12 @@ class _SignalNoiseGD:
     def record(self, hist, t, loss, P, Q, Pt):
         import torch
 
-        gamma, rho = self.state["image"]
+        gamma, omega = self.state["image"]
         hist["loss"][:, t] = loss.cpu()
         hist["signal_max"][:, t] = gamma.abs().amax(1).cpu()
         hist["signal_mean"][:, t] = gamma.abs().mean(1).cpu()
-        hist["noise_max"][:, t] = rho.amax((1, 2)).cpu()
-        hist["noise_mean"][:, t] = rho.clamp(min=0).mean((1, 2)).cpu()
+        hist["noise_max"][:, t] = omega.amax((1, 2)).cpu()
+        hist["noise_mean"][:, t] = omega.clamp(min=0).mean((1, 2)).cpu()
         hist["log_signal"][:, t] = P.abs().amax(1).log().cpu()
         hist["log_noise"][:, t] = Q.amax((1, 2)).clamp(min=1e-300).log().cpu()
         if self.mode == "multi":
@@ -232,7 +233,7 @@ def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: i
 
     Returns:
         dict with the loss per step (epochs + 1,), the final ``W`` (m, d) (and ``W_text``), the final
-        ``gamma``/``rho`` read off by least squares in span{mu, xi_1..n}, and ``ood_accuracy`` (the ``"ood"`` probe
+        ``gamma``/``omega`` read off by least squares in span{mu, xi_1..n}, and ``ood_accuracy`` (the ``"ood"`` probe
         of :func:`train_batched`).
     """
     import torch
@@ -283,7 +284,7 @@ def train_direct(draw: dict, *, mode: str = "multi", lr: float = 0.01, epochs: i
 
 
 def _read_off(W, img: dict, y_test) -> dict:
-    """``W``, its (gamma, rho) by least squares in span{mu, xi_1..n}, and the "ood" probe of :func:`train_direct`."""
+    """``W``, its (gamma, omega) by least squares in span{mu, xi_1..n}, and the "ood" probe of :func:`train_direct`."""
     import torch
 
     mu, Xi = img["mu_vector"], img["Xi"]
@@ -293,4 +294,4 @@ def _read_off(W, img: dict, y_test) -> dict:
              + torch.relu(img["zeta_vectors"] @ W.T))[None]  # (1, 2 n_test, m)
     half = feats.shape[1] // 2
     ood = probe_accuracy(feats[:, :half], y_test[None, :half], feats[:, half:], y_test[None, half:])
-    return {"W": W, "gamma": coef[:, 0].numpy(), "rho": coef[:, 1:].numpy(), "ood_accuracy": float(ood[0])}
+    return {"W": W, "gamma": coef[:, 0].numpy(), "omega": coef[:, 1:].numpy(), "ood_accuracy": float(ood[0])}

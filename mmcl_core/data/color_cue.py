@@ -40,7 +40,7 @@ def _images(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     return x.reshape(len(x), -1), np.asarray(y)
 
 
-def _colours(y: np.ndarray, mode: str, p_color: float, rng) -> np.ndarray:
+def _colors(y: np.ndarray, mode: str, p_color: float, rng) -> np.ndarray:
     """Colour ids: the digit's own with probability ``p_color`` (else another, uniformly) for ``correlated``;
     uniform for ``independent``; uniformly among the nine others for ``adversarial``."""
     n = len(y)
@@ -87,10 +87,10 @@ def calibrated_data(dataset: str = "digits", *, seed: int = 0, p_color: float = 
     basis = vt[:_N_SHAPE].T / (clean @ vt[:_N_SHAPE].T).std(0)  # standardised principal shape coordinates
 
     def compose(idx, mode):
-        colour = _colours(y[idx], mode, p_color, rng)
-        cue = cue_scale * np.eye(_N_CLASSES)[colour] + cue_noise * rng.standard_normal((len(idx), _N_CLASSES))
+        color = _colors(y[idx], mode, p_color, rng)
+        cue = cue_scale * np.eye(_N_CLASSES)[color] + cue_noise * rng.standard_normal((len(idx), _N_CLASSES))
         pixels = x[idx] + pixel_noise * rng.standard_normal(x[idx].shape)
-        return {"x": np.hstack([pixels, cue]), "y": y[idx], "colour": colour,
+        return {"x": np.hstack([pixels, cue]), "y": y[idx], "color": color,
                 "shape": (x[idx] - x[tr].mean(0)) @ basis}
 
     return {"train": compose(tr, "correlated"), "tests": {m: compose(te, m) for m in CALIBRATED_TESTS},
