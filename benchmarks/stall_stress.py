@@ -154,7 +154,8 @@ def main(argv=None):
           "no run ok after a timeout)")
     slow = sum(r["above_3x_median"] for r in rows)
     if slow:
-        print(f"{slow} cell(s) took more than 3x their median in all; each one's reply lag is in the table: a small lag "
+        print(f"{slow} cell(s) took more than 3x their median in all; each one's reply lag is in the table: a small "
+              "lag "
               "means the kernel itself computed longer (a busy machine), not a missed reply")
     return 0 if ok else 1
 

@@ -442,7 +442,8 @@ def _cmd_course_build(args) -> int:
                         cell_timeout=args.cell_timeout or None, jobs=args.jobs)
     failed = [n for n, r in summary["notebooks"].items() if r["status"] != "ok"]
     passed = sum(1 for r in summary["notebooks"].values() for k in r["metrics"] if k.startswith("exercise_"))
-    print(f"instructor version: {len(summary['notebooks']) - len(failed)} notebooks ok, {passed}/{n_ex} checkers passed")
+    ok = len(summary['notebooks']) - len(failed)
+    print(f"instructor version: {ok} notebooks ok, {passed}/{n_ex} checkers passed")
     problems = {n: r["student"]["problems"] for n, r in summary["notebooks"].items() if r["student"]["problems"]}
     print(f"student version: {len(summary['notebooks']) - len(problems)}/{len(summary['notebooks'])} notebooks fail "
           "only with NotImplementedError in their exercise cells (run in the same kernel, before the solutions)")
@@ -459,7 +460,8 @@ def _cmd_site(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mmcl", description="MMCL Theory Lab: run and list the notebooks, build the course.")
+    parser = argparse.ArgumentParser(prog="mmcl",
+                                     description="MMCL Theory Lab: run and list the notebooks, build the course.")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="execute the notebooks headlessly (papermill)")
     rep.add_argument("--profile", choices=PROFILES, default="quick", help="quick (default) or full (paper scale)")

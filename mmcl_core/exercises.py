@@ -113,7 +113,8 @@ def _check_02_1(fn):
     if _close(out, P / np.outer(pv, pl)):
         return "you divided by the marginals themselves: use their square roots, D_V^{-1/2} P D_L^{-1/2}"
     if _close(out, P / np.sqrt(np.outer(pl, pv))):
-        return "the marginals are swapped: row i is an image, so scale it by P.sum(axis=1)[i] (and column j by P.sum(axis=0)[j])"
+        return ("the marginals are swapped: row i is an image, so scale it by P.sum(axis=1)[i] "
+                "(and column j by P.sum(axis=0)[j])")
     top = np.linalg.svd(out, compute_uv=False)[0]
     return f"your matrix's largest singular value is {top:.3f}; a normalised co-occurrence always has sigma_1 = 1"
 
@@ -175,7 +176,8 @@ def _check_03_2(answer, *, n_classes=10):
         return "a random pick still lands on an image of the same digit sometimes: how often, with balanced classes?"
     if abs(value - 0.5) < 0.05:
         return "it is not a coin flip: there are as many possible digits as classes, each about equally likely"
-    return f"with {n_classes} balanced classes a uniformly random other image has the same digit with probability ~1/{n_classes}"
+    return (f"with {n_classes} balanced classes a uniformly random other image has the same digit with probability "
+            f"~1/{n_classes}")
 
 
 # --- 04: Nakada et al., SVD ------------------------------------------------------------------------------------
@@ -219,9 +221,11 @@ def _check_04_2(answer, *, rates, eps: float = 0.6):
     if abs(value / theory - 1) <= 0.1:
         return None
     if abs(value - (1 + eps)) < 0.05:
-        return f"the error grows like 1/(1 - eps), not 1 + eps: the signal in S shrinks by (1 - eps) (measured {measured:.2f})"
+        return (f"the error grows like 1/(1 - eps), not 1 + eps: the signal in S shrinks by (1 - eps) "
+                f"(measured {measured:.2f})")
     if abs(value - theory ** 2) < 0.1:
-        return f"1/(1 - eps), not its square: only the signal term shrinks, the noise term stays (measured {measured:.2f})"
+        return (f"1/(1 - eps), not its square: only the signal term shrinks, the noise term stays "
+                f"(measured {measured:.2f})")
     if abs(value - 1) < 0.05:
         return f"wrong pairs do hurt: they dilute the cross-covariance's signal by (1 - eps) (measured {measured:.2f})"
     return f"a fraction eps of wrong pairs scales the signal by (1 - eps); the notebook measured {measured:.2f}"
@@ -243,9 +247,10 @@ def _check_05_1(fn):
     if set(zip(rows.tolist(), cols.tolist())) == set(zip(*np.unravel_index(top, scores.shape))):
         return None
     if np.array_equal(rows, np.arange(b)) and np.array_equal(cols, scores.argmax(1)):
-        return ("that is the row-argmax rule (every row gets a partner); global top-b keeps the b largest scores of the "
-                "whole matrix, so a confident row may be used twice and an unsure one not at all")
-    if set(zip(rows.tolist(), cols.tolist())) == set(zip(*np.unravel_index(np.argsort(scores.ravel())[:b], scores.shape))):
+        return ("that is the row-argmax rule (every row gets a partner); global top-b keeps the b largest scores of "
+                "the whole matrix, so a confident row may be used twice and an unsure one not at all")
+    smallest = set(zip(*np.unravel_index(np.argsort(scores.ravel())[:b], scores.shape)))
+    if set(zip(rows.tolist(), cols.tolist())) == smallest:
         return "you kept the b smallest scores: pseudo pairs are the most similar (largest logit) pairs"
     return "flatten the b x b score matrix, keep the indices of its b largest entries, and unravel them to (row, col)"
 
@@ -305,11 +310,13 @@ def _check_06_2(answer, *, phase, level: float = 0.8):
         return "on this grid single-modal never reaches the level; widen the grid first"
     if abs(math.log(value / single)) <= math.log(1.6):
         return None
-    if math.isfinite(multi) and abs(math.log(value / multi)) <= math.log(1.25) and abs(math.log(multi / single)) > math.log(1.6):
+    near_multi = math.isfinite(multi) and abs(math.log(value / multi)) <= math.log(1.25)
+    if near_multi and abs(math.log(multi / single)) > math.log(1.6):
         return (f"that is where the multi-modal model crosses ({multi:.2f}); the single-modal curve needs a larger "
                 f"n SNR^2 ({single:.2f} on this grid)")
     side = "larger" if value < single else "smaller"
-    return f"too {'low' if value < single else 'high'}: the single-modal OOD accuracy crosses {level} at a {side} n SNR^2"
+    return (f"too {'low' if value < single else 'high'}: the single-modal OOD accuracy crosses {level} at a {side} "
+            "n SNR^2")
 
 
 # --- 07: Huang et al., ColoredDigits --------------------------------------------------------------------------
@@ -397,8 +404,9 @@ def _check_08_2(answer, *, rich, invariance):
     if answer == "core":
         return f"on this setting describing the core feature did not help (gain {gain:+.3f}): check the parameters"
     if answer == "spurious":
-        return (f"naming the cue in the caption changes the linear-loss model by at most {invariance['max_change']:.3f} "
-                "(full rank: the annotation is invisible); the flipped test punishes the cue, so what must the text describe?")
+        return (f"naming the cue in the caption changes the linear-loss model by at most {invariance['max_change']:.3f}"
+                " (full rank: the annotation is invisible); the flipped test punishes the cue, so what must the text "
+                "describe?")
     return ("details only compete with the class for embedding capacity (the capacity sweep); they carry no signal "
             "about the class under the flipped test")
 
@@ -429,7 +437,8 @@ def _check_09_1(fn):
     slope, intercept = np.polyfit(acc["supervised"][:, 1], acc["supervised"][:, 0], 1)
     if abs(value - float(np.mean(acc["clip"][:, 0] - (slope * acc["clip"][:, 1] + intercept)))) < 1e-6:
         return "the axes are swapped: regress SHIFTED accuracy on in-distribution accuracy"
-    return "fit shifted = a * id + b on the baseline's runs (np.polyfit), then average the model's shifted - (a * id + b)"
+    return ("fit shifted = a * id + b on the baseline's runs (np.polyfit), then average the model's "
+            "shifted - (a * id + b)")
 
 
 def _check_09_2(answer, *, full, shift: str = "color:adversarial"):

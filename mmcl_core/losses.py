@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_alike, check_choice, check_finite_result, check_int, check_matrix, check_real, check_same_rows
+from ._checks import (check_alike, check_choice, check_finite_result, check_int, check_matrix, check_real,
+                      check_same_rows)
 
 __all__ = [
     "clip_loss",

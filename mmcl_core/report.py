@@ -122,7 +122,8 @@ def read_check(metrics: dict, name: str) -> dict | None:
         raise ValueError(f"metric {name!r} was recorded without a criterion: record it with report.check")
     value = metrics[name]
     return {"value": value, "criterion": criterion_text(bounds), "holds": _holds(value, bounds),
-            "expect": bool(metrics.get(f"{name}.expect", True)), "asserted": bool(metrics.get(f"{name}.asserted", True))}
+            "expect": bool(metrics.get(f"{name}.expect", True)),
+            "asserted": bool(metrics.get(f"{name}.asserted", True))}
 
 
 def reference_check(name: str, holds, at_reference: bool, detail=None) -> bool:

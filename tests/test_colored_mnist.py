@@ -53,7 +53,8 @@ def test_colored_mnist_follows_the_paper_rule_and_reverses_it_at_test():
     assert np.mean(te["color_ids"] == te["labels"]) < 0.05  # at test the own colour is rare
     assert 0.08 < np.mean(tr["labels"] != tr["true_labels"]) < 0.12
     again = mnist.colored_mnist(seed=0)
-    assert np.array_equal(again["train"]["images"], tr["images"]) and np.array_equal(again["test"]["labels"], te["labels"])
+    assert np.array_equal(again["train"]["images"], tr["images"])
+    assert np.array_equal(again["test"]["labels"], te["labels"])
 
 
 @pytest.mark.parametrize("kwargs, name", [({"p_color": 1.5}, "p_color"), ({"p_color": -0.1}, "p_color"),
@@ -77,7 +78,8 @@ def test_random_resized_crop_is_seeded_and_checks_its_scale():
 
 def test_batched_losses_equal_the_per_model_losses():
     g = torch.Generator().manual_seed(0)
-    za, zb = torch.randn(3, 8, 5, generator=g, dtype=torch.float64), torch.randn(3, 8, 5, generator=g, dtype=torch.float64)
+    za = torch.randn(3, 8, 5, generator=g, dtype=torch.float64)
+    zb = torch.randn(3, 8, 5, generator=g, dtype=torch.float64)
     za_n, zb_n = torch.nn.functional.normalize(za, dim=2), torch.nn.functional.normalize(zb, dim=2)
     per = torch.stack([clip_loss(za_n[k], zb_n[k], 0.1) for k in range(3)])
     assert torch.allclose(clip_loss_batched(za_n, zb_n, 0.1), per, atol=1e-12)
@@ -128,9 +130,11 @@ def test_table_runs_small_and_summarises():
         cmnist.colored_mnist_lookup(grid, "single")
 
 
-@pytest.mark.parametrize("kwargs, name", [({"methods": ("multi_emoji",)}, "method"), ({"crop_scale": 0.0}, "crop_scale"),
+@pytest.mark.parametrize("kwargs, name", [({"methods": ("multi_emoji",)}, "method"),
+                                          ({"crop_scale": 0.0}, "crop_scale"),
                                           ({"crop_scale": 1.2}, "crop_scale"), ({"p_color": 1.5}, "p_color"),
-                                          ({"label_noise": -0.5}, "label_noise"), ({"probe_layer": "deep"}, "probe_layer"),
+                                          ({"label_noise": -0.5}, "label_noise"),
+                                          ({"probe_layer": "deep"}, "probe_layer"),
                                           ({"caption_digit": "label"}, "caption_digit")])
 def test_table_rejects_bad_input_naming_it(kwargs, name):
     with pytest.raises(ValueError, match=name):

@@ -73,7 +73,8 @@ def test_compose_colors_backgrounds_and_noise():
     np.testing.assert_allclose(color[0], x[0][None] * digits.COLORS[0][:, None, None])
     bg = digits.compose(x, background_ids=np.zeros(20, int), background_strength=0.5)
     assert bg.shape == (20, 1, 8, 8) and np.all(bg >= x[:, None] - 1e-12)
-    np.testing.assert_allclose(bg[:, 0][x == 0], 0.5 * np.broadcast_to(digits.background_patterns()[0], x.shape)[x == 0])
+    pattern = np.broadcast_to(digits.background_patterns()[0], x.shape)
+    np.testing.assert_allclose(bg[:, 0][x == 0], 0.5 * pattern[x == 0])
     noisy = digits.compose(x, noise_std=0.2, rng=np.random.default_rng(0))
     assert noisy.min() >= 0 and noisy.max() <= 1 and not np.allclose(noisy[:, 0], x)
     with pytest.raises(ValueError, match="color_ids"):

@@ -52,7 +52,8 @@ def eff_rob(id_base, sh_base, id_m, sh_m):
 
 # --- notebook-shaped contexts ------------------------------------------------------------------------------------
 
-TABLE = {"summary": {"simclr": {"mean": 60.0}, "add_new_positive": {"mean": 70.0}, "drop_false_negative": {"mean": 61.0},
+TABLE = {"summary": {"simclr": {"mean": 60.0}, "add_new_positive": {"mean": 70.0},
+                     "drop_false_negative": {"mean": 61.0},
                      "drop_easy_negative": {"mean": 59.0}, "drop_false_positive": {"mean": 60.0}}}
 RATES = {"eps": np.array([0.0, 0.3, 0.6]), "ratio": np.array([1.0, 1.45, 2.6])}
 PD = {"n_snr2": np.array([0.2, 0.5, 1.0, 2.0, 5.0]),
@@ -86,7 +87,8 @@ CASES = {
         (lambda n, mu, s, d: n * mu ** 2 / s ** 2, "divide by d"),
         (lambda n, mu, s, d: mu ** 2 / (s ** 2 * d), "number of samples")]),
     "06.2": (1.8, {"phase": PD}, [(0.4, "multi-modal model crosses"), (20.0, "too high")]),
-    "07.1": (standardise, {}, [(lambda tr, te: (standardise(tr, tr)[0], standardise(te, te)[0]), "training features only"),
+    "07.1": (standardise, {}, [(lambda tr, te: (standardise(tr, tr)[0], standardise(te, te)[0]),
+                                "training features only"),
                                (lambda tr, te: (tr / tr.std(0), te / tr.std(0)), "subtract the training mean")]),
     "07.2": ("multi_ideal_digit", {"summary": SUMMARY}, [("multi_ideal_digit_color", "names the colour")]),
     "08.1": (accuracy, {}, [

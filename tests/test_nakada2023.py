@@ -185,7 +185,8 @@ def test_semi_supervised_pair_rules_and_precision():
     assert rules["transposed"]["semi_max"][0] > rules["argmax"]["semi_max"][0] + 0.03
     # One rule through the single-seed entry point gives the same numbers (rules share phase 1 and batch order).
     one = nakada.semi_supervised_proxy(0, paired_epochs=60, unpaired_epochs=10, pair_rule="transposed")
-    assert np.array_equal(one["semi"], rules["transposed"]["semi"][0]) and np.array_equal(one["oracle"], study["oracle"][0])
+    assert np.array_equal(one["semi"], rules["transposed"]["semi"][0])
+    assert np.array_equal(one["oracle"], study["oracle"][0])
     view = nakada.semi_lookup(study, "mutual")
     assert view["semi_max"] == rules["mutual"]["semi"].mean(0).max() and view["pair_rule"] == "mutual"
     with pytest.raises(ValueError, match="pair_rule"):

@@ -1,6 +1,7 @@
 """Regression tests of hostile-user findings: caches that know what they hold, workers that die with their parent,
 inputs checked at the public boundary. Each test names the finding it covers (numbered as in the project's
-reliability review); the CLI findings 5-8 are covered by ``test_notebooks.py::test_cli_failures_are_clean_errors_before_anything_runs``.
+reliability review); the CLI findings 5-8 are covered by
+``test_notebooks.py::test_cli_failures_are_clean_errors_before_anything_runs``.
 """
 
 from __future__ import annotations
@@ -122,7 +123,8 @@ def _nan(x, seed):
 
 
 def test_3_sweep_cache_never_returns_another_requests_or_an_altered_entry(tmp_path):
-    run = lambda fn, x, **kw: sweep.run_sweep(fn, [{"x": x}], seeds=[0], executor="serial", cache_dir=tmp_path,  # noqa: E731
+    run = lambda fn, x, **kw: sweep.run_sweep(fn, [{"x": x}], seeds=[0], executor="serial", cache_dir=tmp_path,
+                                              # noqa: E731
                                               progress=False, **kw)
     a, b = run(_point, 1), run(_point, 2)
     assert (a.computed, b.computed) == (1, 1)

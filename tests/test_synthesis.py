@@ -69,7 +69,8 @@ def test_spectral_lens_rejects_bad_input(kwargs, match):
 
 
 @pytest.mark.parametrize("kwargs, match", [(dict(d=4), "d must be"), (dict(c_mu=0), "c_mu"),
-                                           (dict(n_snr2_values=(1.0, -1.0)), "n_snr2_values"), (dict(seeds=()), "seeds")])
+                                           (dict(n_snr2_values=(1.0, -1.0)), "n_snr2_values"), (dict(seeds=()),
+                                                                                                "seeds")])
 def test_snr_lens_rejects_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         synthesis.snr_lens(**kwargs)

@@ -62,7 +62,8 @@ def class_paired_modalities(seed: int = 0, *, n_pairs: int = 100, n_val: int = 1
     if n_pairs + n_val >= len(a_tr):
         raise ValueError(f"n_pairs + n_val must be below the {len(a_tr)} training images (the rest is the unpaired "
                          f"pool; the splits may not overlap), got {n_pairs} + {n_val}")
-    cuts = {"paired": slice(0, n_pairs), "val": slice(n_pairs, n_pairs + n_val), "unpaired": slice(n_pairs + n_val, None)}
+    cuts = {"paired": slice(0, n_pairs), "val": slice(n_pairs, n_pairs + n_val),
+            "unpaired": slice(n_pairs + n_val, None)}
     out = {name: {"a": proj_a(flat[a_tr[sl]]), "b": proj_b(other[b_tr[sl]]), "labels": labels[a_tr[sl]]}
            for name, sl in cuts.items()}
     out["test"] = {"a": proj_a(flat[a_te]), "b": proj_b(other[b_te]), "labels": labels[a_te]}

@@ -265,7 +265,8 @@ def ideal_caption_embeddings(digit_named, color_named=None, n_classes: int = 10,
     if color_named is None:
         return out
     color_named = np.asarray(color_named)
-    if color_named.shape != digit_named.shape or color_named.min(initial=0) < -1 or color_named.max(initial=0) >= n_colors:
+    out_of_range = color_named.min(initial=0) < -1 or color_named.max(initial=0) >= n_colors
+    if color_named.shape != digit_named.shape or out_of_range:
         raise ValueError(f"color_named must have shape {digit_named.shape} with values in [-1, {n_colors})")
     colors = np.zeros((len(color_named), n_colors), dtype=np.float32)
     named = color_named >= 0

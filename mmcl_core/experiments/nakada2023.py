@@ -1,8 +1,8 @@
 """Nakada et al. (AISTATS 2023): each gradient step of MMCL is an SVD of the contrastive
 cross-covariance; feature recovery under wrong pairs; the unimodal comparison.
 
-The project's notes (docs/papers/nakada2023.md) reconstruct the paper's theorem forms from its abstract and the authors' code;
-the identities used here are exact and checked numerically, the rates are the Wedin-type
+The project's notes (docs/papers/nakada2023.md) reconstruct the paper's theorem forms from its abstract and the
+authors' code; the identities used here are exact and checked numerically, the rates are the Wedin-type
 scalings derived there (flagged as reconstructed in the notebooks).
 """
 
@@ -17,7 +17,8 @@ from ..spectral import contrastive_cross_covariance, cross_covariance, sin_theta
 
 __all__ = ["linear_solution", "factor_gd_linear", "clip_objective", "projected_gd_clip", "factor_gd_clip",
            "masking_cl", "diagonal_deletion", "pca", "recovery_error", "UNIMODAL_METHODS", "rate_curves",
-           "compare_methods", "recovery_panel", "svd_step_panel", "OFFICIAL_E1", "E1Setting", "unpaired_sweep", "unpaired_synthetic",
+           "compare_methods", "recovery_panel", "svd_step_panel", "OFFICIAL_E1", "E1Setting", "unpaired_sweep",
+           "unpaired_synthetic",
            "unpaired_linear_proxy", "linear_proxy_panel", "unpaired_lookup", "class_paired_modalities",
            "SEMI_PAIR_RULES", "semi_supervised_proxy", "semi_supervised_study", "semi_lookup"]
 
@@ -27,7 +28,8 @@ UNIMODAL_METHODS = ("masking", "diagonal_deletion")
 def linear_solution(X, Y, rank: int, rho: float = 1.0) -> dict:
     """Closed-form minimiser of the linear MMCL loss: ``M* = SVD_r(C)/rho`` with C the sample cross-covariance.
 
-    Reproduces: Nakada et al. 2023, T1 for the linear loss (docs/papers/nakada2023.md): one SVD gives the global minimiser.
+    Reproduces: Nakada et al. 2023, T1 for the linear loss (docs/papers/nakada2023.md): one SVD gives the global
+    minimiser.
 
     Returns:
         dict with ``M`` (d1, d2), ``G1`` (r, d1), ``G2`` (r, d2), ``S`` (the cross-covariance),
@@ -100,7 +102,8 @@ def projected_gd_clip(X, Y, rank: int, rho: float = 1.0, temperature: float = 0.
     """Iterated SVD: ``M <- SVD_r((1 - eta rho) M + eta S(beta(M)))`` for the CLIP loss.
 
     With ``eta = 1/rho`` each step is ``SVD_r(S(beta_t))/rho``: one SVD of the current contrastive
-    cross-covariance (Nakada et al. 2023, docs/papers/nakada2023.md). Small ``eta rho`` converges; the full step can oscillate.
+    cross-covariance (Nakada et al. 2023, docs/papers/nakada2023.md). Small ``eta rho`` converges; the full step can
+    oscillate.
 
     Returns:
         dict with ``M``, ``step_norms`` (steps,) ||M_{t+1} - M_t||, ``two_step_norms`` (steps,) ||M_{t+1} - M_{t-1}||
@@ -120,7 +123,8 @@ def projected_gd_clip(X, Y, rank: int, rho: float = 1.0, temperature: float = 0.
         previous, M = M, M_new
         objective.append(clip_objective(X, Y, M, temperature, rho))
     scale = max(np.linalg.norm(M), 1e-300)
-    return {"M": M, "step_norms": np.array(norms), "two_step_norms": np.array(two_step), "objective": np.array(objective),
+    return {"M": M, "step_norms": np.array(norms), "two_step_norms": np.array(two_step),
+            "objective": np.array(objective),
             "converged": bool(norms[-1] <= 1e-10 * scale)}
 
 

@@ -26,7 +26,8 @@ def _graph_data(seed: int, n_per_class: int = 50, n_test_per_class: int = 100):
     rng = np.random.default_rng(seed)
     xa, ya = load_mnist5k()
     xb, yb = load_digit_images()
-    xa, xb = np.asarray(xa, dtype=np.float32).reshape(len(xa), -1), np.asarray(xb, dtype=np.float32).reshape(len(xb), -1)
+    xa = np.asarray(xa, dtype=np.float32).reshape(len(xa), -1)
+    xb = np.asarray(xb, dtype=np.float32).reshape(len(xb), -1)
     tr_a, te_a, tr_b, te_b = [], [], [], []
     for c in range(_N_CLASSES):
         a_c, b_c = rng.permutation(np.flatnonzero(ya == c)), rng.permutation(np.flatnonzero(yb == c))

@@ -29,7 +29,8 @@ __all__ = ["REAL_RULES", "REAL_PROFILES", "mnist_digits_modalities", "real_unpai
 
 REAL_RULES = ("argmax", "mutual", "knn", "cluster", "halves", "as_released")
 """Pseudo-pair rules: ``argmax`` (each A with the teacher's nearest B in the whole B pool), ``mutual`` (only mutual
-nearest neighbours), ``knn`` (a random one of the teacher's 16 nearest B: more diverse positives), ``cluster`` (k-means with 10 clusters on the teacher's joint embedding; each A with a random B of
+nearest neighbours), ``knn`` (a random one of the teacher's 16 nearest B: more diverse positives), ``cluster``
+(k-means with 10 clusters on the teacher's joint embedding; each A with a random B of
 its cluster), ``halves`` (argmax pairs from a teacher fitted on one half of the pairs, for a student fitted on the
 other half), ``as_released`` (the released code's transposed indexing on class-aligned batches: it reads the hidden
 alignment and is not an unpaired method; kept for comparison)."""

@@ -64,7 +64,8 @@ def semi_supervised_study(seeds=(0, 1, 2, 3, 4), pair_rules=SEMI_PAIR_RULES, **k
             hold class-aligned pairs in hidden positions, so this pair is a *fresh* same-class pair exactly when the
             teacher is right: it uses the hidden alignment and is not a pure unpaired method.
 
-    Reproduces: Nakada et al. 2023, §5.3 (docs/papers/nakada2023.md) on a digits proxy (:func:`class_paired_modalities`).
+    Reproduces: Nakada et al. 2023, §5.3 (docs/papers/nakada2023.md) on a digits proxy
+    (:func:`class_paired_modalities`).
 
     Args:
         seeds: seeds of the data split, the towers and the batch orders.

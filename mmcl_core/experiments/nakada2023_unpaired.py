@@ -12,7 +12,8 @@ from .._checks import check_choice, check_int, check_real, resolve_setting
 from ..data.synthetic import spiked_model
 from ..spectral import cross_covariance, sin_theta_distance, truncated_svd
 
-__all__ = ["OFFICIAL_E1", "E1Setting", "unpaired_sweep", "unpaired_synthetic", "unpaired_linear_proxy", "linear_proxy_panel",
+__all__ = ["OFFICIAL_E1", "E1Setting", "unpaired_sweep", "unpaired_synthetic", "unpaired_linear_proxy",
+           "linear_proxy_panel",
            "unpaired_lookup"]
 
 

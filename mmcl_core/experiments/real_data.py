@@ -107,7 +107,8 @@ def digit_pairs(*, level: int = 0, noise_rate: float = 0.0, color: bool = False,
                            background_strength=background_strength, noise_std=pixel_noise_std, rng=rng)
         c = cap.make_captions(y, level, rng=rng, noise_rate=noise_rate, color_ids=color_ids,
                               style_words={k: v[idx] for k, v in words.items()}, **(caption_kwargs or {}))
-        out[split] = {"images": x, "labels": y, "captions": c["captions"], "color_ids": color_ids, "background_ids": bg_ids,
+        out[split] = {"images": x, "labels": y, "captions": c["captions"], "color_ids": color_ids,
+                      "background_ids": bg_ids,
                       "text": embed_captions(c["captions"], model, cache_dir=cache_dir), "index": idx}
     return out
 
@@ -184,7 +185,8 @@ def evaluate_tower(tower, pairs: dict, *, few_shot_seed: int | None = None, devi
     out = {"linear_probe": linear_probe(f_tr, tr["labels"], f_te, te["labels"])["accuracy"],
            "knn": knn_accuracy(f_tr, tr["labels"], f_te, te["labels"])}
     if few_shot_seed is not None:
-        out["few_shot"] = few_shot_probe(f_tr, tr["labels"], f_te, te["labels"], shots=5, seed=few_shot_seed)["accuracy"]
+        out["few_shot"] = few_shot_probe(f_tr, tr["labels"], f_te, te["labels"], shots=5,
+                                         seed=few_shot_seed)["accuracy"]
     return out
 
 

@@ -259,8 +259,8 @@ CLAIMS: tuple = (
           ("e3_best_clean_gain",)),
     Claim(_N, "spectral co-clustering repairs a noisy class graph (E2, smallest gain over seeds and flip rates "
           "0.05-0.3)", "edge-flip probability at most 0.3",
-          "fails above the spectral detection threshold p*_flip ({e2_detection_threshold:.2f} at 50 images per class); at "
-          "0.5 both are at chance",
+          "fails above the spectral detection threshold p*_flip ({e2_detection_threshold:.2f} at 50 images per "
+          "class); at 0.5 both are at chance",
           "05_nakada_unpaired", "cell-real-05", ("e2_coclustering_gain_min",)),
     Claim(_N, "the recovery error grows like sqrt(d) at fixed n (Theorem 1)", "isotropic noise, n = 8000, r = 5",
           "none found for d in 25-400", "05_nakada_unpaired", "cell-real-07", ("sqrt_d_slope",)),

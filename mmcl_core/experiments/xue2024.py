@@ -82,8 +82,9 @@ def real_data_robustness(fractions=(0.25, 0.5, 1.0), *, methods=REAL_METHODS, ep
     Training images carry a class-correlated colour (own colour with probability ``p_color``: the spurious cue)
     and pixel noise. Captions: level 0 names the digit (``clip_level0``); level 1 adds the colour (annotating the
     cue, ``clip_level1``); level 2 adds style words measured from the pixels as well (``clip_level2``);
-    ``clip_style`` has the style words without the colour (annotating only the core's intra-class variation). Each method is
-    trained on several training-set fractions, giving several (ID, shifted) points for effective-robustness lines.
+    ``clip_style`` has the style words without the colour (annotating only the core's intra-class variation). Each
+    method is trained on several training-set fractions, giving several (ID, shifted) points for effective-robustness
+    lines.
 
     Zero-shot prompts: ``"class"`` embeds "a photo of the digit k"; ``"mean_caption"`` averages the embedded
     training captions of class k (a prompt ensemble that speaks the captions' language — a richer caption level

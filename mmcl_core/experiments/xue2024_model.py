@@ -164,7 +164,8 @@ def score_mmcl(M, train: dict, tests: dict, *, n_classes: int = 2, prompt: str =
     K = n_classes
     classes = [-1.0, 1.0] if K == 2 else list(range(K))
     prompts = _prompts(train, classes, prompt, mu_core, None if K == 2 else K)
-    out = {key: float(np.mean(zero_shot_predict(M, t["x_img"], prompts, classes) == t["y"])) for key, t in tests.items()}
+    out = {key: float(np.mean(zero_shot_predict(M, t["x_img"], prompts, classes) == t["y"]))
+           for key, t in tests.items()}
     if K == 2:
         w = train["bases"][0].T @ M @ (prompts[1] - prompts[0]) / (2 * mu_core)
         out["w_core"], out["w_spu"] = float(w[0]), float(w[1])
@@ -220,7 +221,8 @@ def model_b_accuracy(method: str, sigma_core: float = 2.0, p_train: float = 0.9,
             seed, rank, loss, prompt, dim, noise_std, q_spu, q_det, n_details, detail_std).
 
     Returns:
-        dict with ``id``, ``ood_independent``, ``ood_flipped``, ``w_core``, ``w_spu`` and ``accuracy`` (the chosen test).
+        dict with ``id``, ``ood_independent``, ``ood_flipped``, ``w_core``, ``w_spu`` and ``accuracy`` (the chosen
+        test).
     """
     check_choice("test", test, TESTS)
     if closed_form:
@@ -269,7 +271,8 @@ def richness_sweep(q_values=(0.0, 0.25, 0.5, 0.75, 1.0), *, sigma_core: float = 
     cf_keys = {k: model[k] for k in ("p_train", "sigma_spu", "mu_core", "mu_spu") if k in model}
     tests = ("id", "ood_independent", "ood_flipped")
     out = {"q_core": np.array(qs),
-           "closed": {t: np.array([closed_form("mmcl", sigma_core, q_core=q, **cf_keys)[t] for q in qs]) for t in tests}}
+           "closed": {t: np.array([closed_form("mmcl", sigma_core, q_core=q, **cf_keys)[t] for q in qs])
+                      for t in tests}}
     if simulate:
         runs = [evaluate("mmcl", sigma_core=sigma_core, q_core=q, seed=seed, **model) for q in qs]
         out["simulated"] = {t: np.array([r[t] for r in runs]) for t in tests}

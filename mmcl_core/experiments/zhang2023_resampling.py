@@ -1,8 +1,8 @@
 """Zhang, Wang & Wang (ICML 2023), Table 1 on a digits proxy: CLIP-guided resampling for SimCLR with a
 caption-trained teacher, its ablations, the widget's grid, and what predicts the gain.
 
-Re-exported by :mod:`mmcl_core.experiments.zhang2023`; the losses are :func:`mmcl_core.losses.resampled_nt_xent`. The project's
-notes: docs/papers/zhang2023.md, "The experiment".
+Re-exported by :mod:`mmcl_core.experiments.zhang2023`; the losses are :func:`mmcl_core.losses.resampled_nt_xent`. The
+project's notes: docs/papers/zhang2023.md, "The experiment".
 """
 
 from __future__ import annotations
@@ -219,7 +219,8 @@ PAPER_TABLE1 = {"simclr": 61.2, "add_new_positive": 67.4, "drop_false_positive":
 
 
 def resampling_table(seeds=(0, 1, 2), *, teacher: str = "clip", background_strength: float = 0.8, epochs: int = 30,
-                     ablation_teachers=("clip_no_aug", "caption", "oracle"), device: str = "auto", progress: bool = False,
+                     ablation_teachers=("clip_no_aug", "caption", "oracle"), device: str = "auto",
+                     progress: bool = False,
                      **run_kwargs) -> dict:
     """Table-1 proxy: every method (and DropFalsePositive both ways) over seeds, teacher ablations for
     AddNewPositive, the MMCL encoder's own probe, and the label agreement of picked positives.

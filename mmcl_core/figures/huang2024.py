@@ -93,7 +93,8 @@ def plot_colored_digits(summary: dict, *, paper: dict | None = None):
     """
     groups = {f"paper:\n{m}": {"train": tr / 100, "OOD (colours permuted)": te / 100}
               for m, (tr, te) in (paper or {}).items()}
-    groups.update({_COLORED_NAMES.get(m, m): {"train": summary["train"][m], "OOD (colours permuted)": summary["test"][m]}
+    groups.update({_COLORED_NAMES.get(m, m): {"train": summary["train"][m],
+                                              "OOD (colours permuted)": summary["test"][m]}
                    for m in summary["test"]})
     return plot_grouped_bars(groups, title=f"Table 1 proxy: {summary['probe']} probe, mean of {summary['seeds']} "
                                            "seed(s); paper's bars are ColoredMNIST")

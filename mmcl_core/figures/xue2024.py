@@ -8,7 +8,8 @@ __all__ = ["plot_xue_table", "plot_xue_closed_panel", "plot_sim_panel", "plot_ef
            "plot_logit_effective_robustness", "plot_ingredients"]
 
 
-_METHOD_STYLE = {"mmcl": ("MMCL, rich captions", "tab:blue"), "mmcl_label_only": ("MMCL, label-only captions", "tab:cyan"),
+_METHOD_STYLE = {"mmcl": ("MMCL, rich captions", "tab:blue"),
+                 "mmcl_label_only": ("MMCL, label-only captions", "tab:cyan"),
                  "supervised": ("supervised (cross-entropy)", "tab:red")}
 
 

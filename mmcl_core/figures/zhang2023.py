@@ -18,7 +18,8 @@ def plot_style_confounded(result: dict):
     # Redrawn on every widget move: a fixed layout and fixed legend places (no tight_layout, no "best" search).
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.5), gridspec_kw={"width_ratios": [1, 1, 1.1, 1.3]})
     fig.subplots_adjust(left=0.02, right=0.99, bottom=0.15, top=0.88, wspace=0.22)
-    for ax, name, title in ((axes[0], "W_sscl", "SSCL augmentation graph"), (axes[1], "W_mmcl", "MMCL text-induced graph")):
+    for ax, name, title in ((axes[0], "W_sscl", "SSCL augmentation graph"),
+                            (axes[1], "W_mmcl", "MMCL text-induced graph")):
         # A power-law colour scale shows the weak off-diagonal links next to the strong diagonal.
         ax.imshow(result[name], cmap="Blues", interpolation="nearest", norm=PowerNorm(0.3))
         ax.set_title(title + " (colour ∝ W^0.3)", fontsize=9)

@@ -7,5 +7,6 @@ from .contrastive import (ENCODERS, StackedCNN, StackedMLP, train_clip_batched, 
 from .linear import infonce_fit
 from .two_patch import NEGATIVES, PROBES, train_batched, train_direct
 
-__all__ = ["ENCODERS", "NEGATIVES", "PROBES", "StackedCNN", "StackedMLP", "infonce_fit", "train_batched", "train_clip_batched",
+__all__ = ["ENCODERS", "NEGATIVES", "PROBES", "StackedCNN", "StackedMLP", "infonce_fit", "train_batched",
+           "train_clip_batched",
            "train_contrastive", "train_direct", "train_simclr_shared_views", "train_stacked", "train_supervised"]

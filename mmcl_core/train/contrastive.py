@@ -186,8 +186,8 @@ def train_supervised(tower: torch.nn.Module, images, labels, *, n_classes: int, 
         epochs, batch_size, lr, weight_decay: AdamW schedule (constant learning rate), as :func:`train_contrastive`.
 
     Returns:
-        ``(head, run)``: the trained linear head (seeded with ``seed + 1``) and a dict with ``history`` (``loss`` per epoch),
-        ``seconds``, ``device``.
+        ``(head, run)``: the trained linear head (seeded with ``seed + 1``) and a dict with ``history`` (``loss`` per
+        epoch), ``seconds``, ``device``.
     """
     epochs = check_int("epochs", epochs, low=1)
     batch_size = check_int("batch_size", batch_size, low=2)
@@ -291,8 +291,8 @@ def train_simclr_shared_views(towers: list, images, *, pair_loss=None, epochs: i
     the same augmented views (drawn once per step for all of them), its own parameters and loss. The towers'
     parameters are stacked (``torch.func.stack_module_state``) and evaluated under ``torch.vmap``; the losses are
     summed, so each tower gets its own gradient, and AdamW is elementwise: tower m's updates equal a separate run's up
-    to float rounding. This is how one table of resampling methods (:func:`mmcl_core.losses.resampled_nt_xent`) trains its
-    students: one augmentation and one teacher pass per step instead of one per method.
+    to float rounding. This is how one table of resampling methods (:func:`mmcl_core.losses.resampled_nt_xent`) trains
+    its students: one augmentation and one teacher pass per step instead of one per method.
 
     Args:
         towers: M modules with equal architectures (typically the same initialisation); updated in place at the end.
