@@ -101,13 +101,13 @@ def check(name: str, value, *, at_least=None, at_most=None, above=None, below=No
     holds = _holds(value, bounds)
     message = f"{name} = {value:.4g} ({criterion}: {'holds' if holds else 'does not hold'}, expected to " + \
         f"{'hold' if expect else 'fail'})" + (f"; {detail}" if detail is not None else "")
+    for key, bound in bounds.items():  # recorded before asserting: a failed check still reads back with its criterion
+        record(f"{name}.{key}", bound)
+    record(f"{name}.expect", expect), record(f"{name}.asserted", at_reference)
     if at_reference:
         assert holds == expect, message
     else:
         print("reference check, not asserted away from the reference setting:", message)
-    for key, bound in bounds.items():
-        record(f"{name}.{key}", bound)
-    record(f"{name}.expect", expect), record(f"{name}.asserted", at_reference)
     return holds
 
 

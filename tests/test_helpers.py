@@ -287,6 +287,7 @@ def test_check_asserts_the_expected_outcome_and_records_the_criterion(capsys):
     assert report.check("gap_b", 0.1, at_least=0.2, expect=False) is False  # shown NOT to hold, as expected
     with pytest.raises(AssertionError, match="gap_c = 0.1 .>= 0.2: does not hold"):
         report.check("gap_c", 0.1, at_least=0.2)
+    assert report.read_check(report.metrics(), "gap_c")["holds"] is False  # a failed check reads back
     with pytest.raises(AssertionError):
         report.check("gap_d", 0.3, at_least=0.2, expect=False)
     assert report.check("gap_e", 0.1, at_least=0.2, at_most=0.5, at_reference=False) is False  # reported only

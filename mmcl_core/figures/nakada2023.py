@@ -212,7 +212,7 @@ def plot_noisy_graph(study: dict):
                               ("coclustered", "tab:blue", f"spectral co-clustering, K = {study['n_classes']}")):
         _mean_and_seeds(ax, study["flips"], study[key], color=color, label=label)
     ax.axhline(0.1, color="0.5", ls=":", label="chance")
-    ax.set_xlabel("edge-flip probability p")
+    ax.set_xlabel("edge-flip probability p_flip")
     ax.set_ylabel("test accuracy (nearest class prototype)")
     ax.set_title("a noisy class graph, with and without denoising", fontsize=10)
     ax.legend(fontsize=8)
